@@ -1,0 +1,59 @@
+# Atalaia: `make run` to try it, `make test` to check it. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench clean
+
+$(BIN)/atalaia: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/atalaia
+
+install: $(BIN)/atalaia
+
+# Debian packages the tests need (Chromium for browser tests, Graphviz for the
+# dependency picture). Installed only when missing and when we are root.
+system-deps:
+	@missing=""; \
+	command -v dot >/dev/null || missing="$$missing graphviz"; \
+	[ -x "$${ATALAIA_CHROMIUM:-/usr/bin/chromium}" ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "WARNING: could not install$$missing"; \
+	  else echo "WARNING: missing$$missing (run as root or install them)"; fi; \
+	fi
+
+run: install
+	@if ! command -v dot >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null || true; fi
+	$(BIN)/atalaia migrate --verbosity 0
+	$(BIN)/atalaia demo --if-empty
+	@echo "Atalaia is starting at http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
+	$(BIN)/atalaia run
+
+lint: install
+	$(BIN)/ruff check atalaia tests bench
+	$(BIN)/mypy atalaia
+
+test: install system-deps lint
+	$(BIN)/pytest -q
+
+test-fast: install lint
+	$(BIN)/pytest -q -m "not slow"
+
+test-postgres: install system-deps
+	ATALAIA_DATABASE_URL=$${ATALAIA_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/atalaia} \
+	ATALAIA_SECRET_KEY=$${ATALAIA_SECRET_KEY:-test-secret-key-that-is-long-enough-123456} \
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/impact.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Atalaia: self-hosted crisis management for technical-support teams."""

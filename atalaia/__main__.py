@@ -1,0 +1,3 @@
+from atalaia.cli import main
+
+main()

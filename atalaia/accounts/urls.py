@@ -1,0 +1,17 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from atalaia.accounts import views
+
+app_name = "accounts"
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("2fa/verify/", views.verify_2fa, name="2fa_verify"),
+    path("2fa/enrol/", views.enrol_2fa, name="2fa_enrol"),
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views.revoke, name="revoke"),
+    path("language/", views.set_language, name="language"),
+    path("users/", views.users, name="users"),
+    path("audit/", views.audit_log, name="audit"),
+]

@@ -1,0 +1,71 @@
+"""The JSON API under /api/v1/: one router per app, errors as {"detail": "..."}."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from atalaia.catalog.api import router as catalog_router
+from atalaia.incidents.actions import IncidentError
+from atalaia.incidents.api import router as incidents_router
+from atalaia.incidents.lifecycle import IllegalMove
+from atalaia.lib.apiutil import AUTH
+from atalaia.lib.yamldoc import DocumentError
+from atalaia.plans.api import router as plans_router
+
+api = NinjaAPI(title="Atalaia API", version="1", urls_namespace="api", auth=AUTH,
+               docs_url="/docs")
+api.add_router("/", catalog_router)
+api.add_router("/plans", plans_router)
+api.add_router("/incidents", incidents_router)
+
+
+def _error(request, status: int, detail: str, **extra):
+    return api.create_response(request, {"detail": detail, **extra}, status=status)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError):
+    problems = []
+    for err in exc.errors:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "payload"))
+        problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return _error(request, 422, "; ".join(problems) or "invalid input", errors=[
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+        for e in exc.errors])
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request, exc):
+    return _error(request, 401, "authentication required: send 'Authorization: Bearer "
+                                "<token>' or sign in to the console")
+
+
+@api.exception_handler(PermissionDenied)
+def forbidden(request, exc):
+    return _error(request, 403, str(exc) or "not allowed")
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return _error(request, 404, str(exc) or "not found")
+
+
+@api.exception_handler(IncidentError)
+def incident_error(request, exc):
+    return _error(request, 400, str(exc))
+
+
+@api.exception_handler(IllegalMove)
+def illegal_move(request, exc):
+    return _error(request, 409, str(exc))
+
+
+@api.exception_handler(DocumentError)
+def document_error(request, exc: DocumentError):
+    return _error(request, 422, "; ".join(exc.problems), problems=exc.problems)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    return _error(request, exc.status_code, str(exc))

@@ -1,0 +1,313 @@
+"""Every change to an incident: one function each, in one transaction, with its
+timeline entry written in that same transaction. Views, API, CLI and workers
+all call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from atalaia.accounts.models import User
+from atalaia.catalog.impact import compute, current_graph
+from atalaia.catalog.models import Service
+from atalaia.incidents import chain
+from atalaia.incidents.lifecycle import (STAGE_PHASES, IllegalMove, check_stage_move,
+                                         check_status_move)
+from atalaia.incidents.models import (ChecklistItem, EntryKind, Incident, IncidentRole, Level,
+                                      Phase, PhaseWindow, PublicStatus, RoleAssignment, Stage,
+                                      TimelineEntry)
+from atalaia.plans.actions import active_plan
+from atalaia.plans.schema import classify
+
+__all__ = ["IllegalMove", "IncidentError", "declare_incident", "append_entry"]
+
+USER_ENTRY_KINDS = (EntryKind.NOTE, EntryKind.ACTION, EntryKind.ATTEMPT, EntryKind.RESULT)
+OUTCOMES = ("success", "failure", "partial", "unknown")
+
+
+class IncidentError(ValueError):
+    """Input an action cannot accept; the message says what is wrong."""
+
+
+def _name(actor: User | None) -> str:
+    return actor.username if actor is not None else "system"
+
+
+def append_entry(incident: Incident, kind: str, actor: User | None, body: dict) -> TimelineEntry:
+    """Add one entry to the chain. Takes the incident's row lock so that two
+    writers can never both link to the same previous entry."""
+    with transaction.atomic():
+        locked = Incident.objects.select_for_update().only(
+            "pk", "head_mac", "entry_count").get(pk=incident.pk)
+        now = timezone.now()
+        seq = locked.entry_count + 1
+        prev = locked.head_mac or chain.GENESIS
+        author_id = actor.pk if actor is not None else None
+        mac = chain.entry_mac(incident.pk, seq, kind, author_id, _name(actor), chain.iso(now),
+                              body, prev)
+        entry = TimelineEntry.objects.create(
+            incident_id=incident.pk, seq=seq, kind=kind, author_id=author_id,
+            author_name=_name(actor), created_at=now, body=body, prev_mac=prev, mac=mac)
+        Incident.objects.filter(pk=incident.pk).update(head_mac=mac, entry_count=seq,
+                                                       last_entry_at=now)
+        incident.head_mac, incident.entry_count, incident.last_entry_at = mac, seq, now
+    return entry
+
+
+def _services(slugs: Iterable[str]) -> list[Service]:
+    slugs = list(dict.fromkeys(slugs))
+    if not slugs:
+        raise IncidentError("name at least one affected service")
+    found = {s.slug: s for s in Service.objects.filter(slug__in=slugs)}
+    unknown = [s for s in slugs if s not in found]
+    if unknown:
+        raise IncidentError(f"unknown service(s): {', '.join(unknown)}")
+    return [found[s] for s in slugs]
+
+
+def _assess(incident: Incident, slugs: list[str]) -> tuple[str, str]:
+    incident.impact = compute(current_graph(), slugs, incident.security_risk,
+                              incident.security_reason)
+    plan = incident.plan_version.plan if incident.plan_version else None
+    if plan is None:
+        return Level.LOCALIZED, "no active plan: the lowest level applies"
+    level, reason, _details = classify(plan, incident.impact)
+    return level, reason
+
+
+@transaction.atomic
+def declare_incident(actor: User | None, title: str, services: Iterable[str],
+                     summary: str = "", security_risk: bool = False,
+                     security_reason: str = "", confidential: bool = False) -> Incident:
+    title = (title or "").strip()
+    if not title:
+        raise IncidentError("a title is required")
+    if len(title) > 200:
+        raise IncidentError("the title is longer than 200 characters")
+    affected = _services(services)
+    plan_version = active_plan()
+    incident = Incident(title=title, summary=summary, declared_at=timezone.now(),
+                        declared_by=actor, plan_version=plan_version,
+                        security_risk=security_risk, confidential=confidential,
+                        security_reason=security_reason if security_risk else "")
+    level, reason = _assess(incident, [s.slug for s in affected])
+    incident.level = incident.plan_level = level
+    incident.plan_level_reason = reason
+    incident.save()
+    incident.services.set(affected)
+    if actor is not None:
+        incident.participants.add(actor)
+    for phase in (Phase.ASSESSMENT, Phase.RESPONSE, Phase.COMMUNICATION):
+        PhaseWindow.objects.create(incident=incident, phase=phase, started_at=incident.declared_at)
+    _instantiate_checklists(incident)
+    append_entry(incident, EntryKind.DECLARED, actor, {
+        "title": title, "summary": summary, "services": [s.slug for s in affected],
+        "level": level, "reason": reason, "confidential": confidential,
+        "security_risk": security_risk, "impact": _impact_digest(incident.impact),
+        "plan_version": plan_version.number if plan_version else None})
+    return incident
+
+
+def _instantiate_checklists(incident: Incident) -> None:
+    plan = incident.plan_version.plan if incident.plan_version else None
+    if not plan:
+        return
+    items = []
+    for phase, entries in plan["checklists"].items():
+        for position, item in enumerate(entries):
+            items.append(ChecklistItem(incident=incident, phase=phase, position=position,
+                                       text_en=item["text"]["en"], text_pt=item["text"]["pt-BR"],
+                                       owner_role=item["owner"]))
+    ChecklistItem.objects.bulk_create(items)
+
+
+def _impact_digest(impact: dict) -> dict:
+    keys = ("users_affected", "users_share", "services_affected", "critical_services",
+            "operational_risk", "security_risk")
+    return {k: impact.get(k) for k in keys}
+
+
+@transaction.atomic
+def set_affected_services(incident: Incident, actor: User, services: Iterable[str]) -> None:
+    affected = _services(services)
+    incident = _lock(incident)
+    slugs = [s.slug for s in affected]
+    level, reason = _assess(incident, slugs)
+    incident.services.set(affected)
+    _save_assessment(incident, actor, level, reason, {"services": slugs})
+
+
+def _save_assessment(incident: Incident, actor: User | None, level: str, reason: str,
+                     change: dict) -> None:
+    old_level = incident.level
+    incident.plan_level, incident.plan_level_reason = level, reason
+    if not incident.level_override_reason:
+        incident.level = level
+    incident.save(update_fields=["impact", "plan_level", "plan_level_reason", "level",
+                                 "security_risk", "security_reason"])
+    append_entry(incident, EntryKind.IMPACT, actor,
+                 {**change, "impact": _impact_digest(incident.impact)})
+    if incident.level != old_level:
+        append_entry(incident, EntryKind.LEVEL, actor,
+                     {"from": old_level, "to": incident.level, "reason": reason,
+                      "source": "plan"})
+
+
+@transaction.atomic
+def set_security_risk(incident: Incident, actor: User | None, flag: bool, reason: str) -> None:
+    if flag and not reason.strip():
+        raise IncidentError("say why there is a security risk")
+    incident = _lock(incident)
+    incident.security_risk, incident.security_reason = flag, reason.strip() if flag else ""
+    level, level_reason = _assess(incident, list(incident.services.values_list("slug", flat=True)))
+    _save_assessment(incident, actor, level, level_reason,
+                     {"security_risk": flag, "security_reason": incident.security_reason})
+
+
+@transaction.atomic
+def override_level(incident: Incident, actor: User, level: str, reason: str) -> None:
+    if level not in Level.values:
+        raise IncidentError(f"unknown level {level!r}; use one of {', '.join(Level.values)}")
+    if not reason.strip():
+        raise IncidentError("a level override needs a written reason")
+    incident = _lock(incident)
+    old = incident.level
+    incident.level, incident.level_override_reason = level, reason.strip()
+    incident.save(update_fields=["level", "level_override_reason"])
+    append_entry(incident, EntryKind.LEVEL, actor, {"from": old, "to": level, "reason": reason,
+                                                    "source": "override",
+                                                    "plan_level": incident.plan_level})
+
+
+@transaction.atomic
+def move_stage(incident: Incident, actor: User | None, target: str, note: str = "") -> None:
+    incident = _lock(incident)
+    check_stage_move(incident.stage, incident.public_status, target)
+    now = timezone.now()
+    ends, starts = STAGE_PHASES[target]
+    PhaseWindow.objects.filter(incident=incident, phase__in=ends,
+                               ended_at__isnull=True).update(ended_at=now)
+    for phase in starts:
+        _open_window(incident, phase, now)
+    old = incident.stage
+    incident.stage = target
+    incident.save(update_fields=["stage"])
+    append_entry(incident, EntryKind.STAGE, actor, {"from": old, "to": target, "text": note})
+
+
+def _open_window(incident: Incident, phase: str, now: datetime) -> None:
+    window, created = PhaseWindow.objects.get_or_create(incident=incident, phase=phase,
+                                                        defaults={"started_at": now})
+    if not created and window.ended_at is not None:
+        window.ended_at = None
+        window.save(update_fields=["ended_at"])
+
+
+@transaction.atomic
+def set_public_status(incident: Incident, actor: User | None, target: str,
+                      message: str = "") -> None:
+    incident = _lock(incident)
+    check_status_move(incident.stage, incident.public_status, target)
+    now = timezone.now()
+    old = incident.public_status
+    incident.public_status = target
+    # The closing message ends the communication track; reopening a resolved
+    # incident opens it again.
+    if target == PublicStatus.RESOLVED:
+        incident.communication_open = False
+        PhaseWindow.objects.filter(incident=incident, phase=Phase.COMMUNICATION,
+                                   ended_at__isnull=True).update(ended_at=now)
+    elif old == PublicStatus.RESOLVED:
+        incident.communication_open = True
+        _open_window(incident, Phase.COMMUNICATION, now)
+    incident.save(update_fields=["public_status", "communication_open"])
+    append_entry(incident, EntryKind.STATUS, actor, {"from": old, "to": target, "text": message})
+
+
+@transaction.atomic
+def assign_role(incident: Incident, actor: User, role: str, holder: User) -> None:
+    if role not in IncidentRole.values:
+        raise IncidentError(f"unknown incident role {role!r}; use one of "
+                            f"{', '.join(IncidentRole.values)}")
+    incident = _lock(incident)
+    RoleAssignment.objects.update_or_create(incident=incident, role=role,
+                                            defaults={"user": holder})
+    incident.participants.add(holder)
+    append_entry(incident, EntryKind.ROLE, actor, {"role": role, "user": holder.username})
+
+
+@transaction.atomic
+def set_eta(incident: Incident, actor: User, eta: datetime | None) -> None:
+    if eta is not None and timezone.is_naive(eta):
+        raise IncidentError("the ETA needs a time zone")
+    incident = _lock(incident)
+    incident.eta = eta
+    incident.save(update_fields=["eta"])
+    append_entry(incident, EntryKind.ETA, actor,
+                 {"eta": eta.isoformat() if eta else None})
+
+
+@transaction.atomic
+def add_entry(incident: Incident, actor: User, kind: str, text: str,
+              outcome: str = "") -> TimelineEntry:
+    """A person's note, action, attempt or result."""
+    if kind not in USER_ENTRY_KINDS:
+        raise IncidentError(f"entries written by hand are one of {', '.join(USER_ENTRY_KINDS)}")
+    text = (text or "").strip()
+    if not text:
+        raise IncidentError("the entry needs some text")
+    if len(text) > 20_000:
+        raise IncidentError("the entry is longer than 20,000 characters")
+    if outcome and outcome not in OUTCOMES:
+        raise IncidentError(f"outcome is one of {', '.join(OUTCOMES)}")
+    body = {"text": text}
+    if outcome:
+        body["outcome"] = outcome
+    incident.participants.add(actor)
+    return append_entry(incident, kind, actor, body)
+
+
+@transaction.atomic
+def tick_checklist(item: ChecklistItem, actor: User, done: bool) -> None:
+    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    if bool(item.done_at) == done:
+        return
+    item.done_at, item.done_by = (timezone.now(), actor) if done else (None, None)
+    item.save(update_fields=["done_at", "done_by"])
+    append_entry(item.incident, EntryKind.CHECKLIST, actor,
+                 {"phase": item.phase, "item": item.text_en, "done": done})
+
+
+@transaction.atomic
+def set_visibility(incident: Incident, actor: User, confidential: bool) -> None:
+    incident = _lock(incident)
+    if incident.confidential == confidential:
+        return
+    incident.confidential = confidential
+    incident.save(update_fields=["confidential"])
+    append_entry(incident, EntryKind.VISIBILITY, actor, {"confidential": confidential})
+
+
+@transaction.atomic
+def set_resolution(incident: Incident, actor: User, root_cause: str, permanent_fix: str) -> None:
+    incident = _lock(incident)
+    incident.root_cause, incident.permanent_fix = root_cause.strip(), permanent_fix.strip()
+    incident.save(update_fields=["root_cause", "permanent_fix"])
+    append_entry(incident, EntryKind.RESOLUTION, actor,
+                 {"root_cause": incident.root_cause, "permanent_fix": incident.permanent_fix})
+
+
+def _lock(incident: Incident) -> Incident:
+    locked = Incident.objects.select_for_update().select_related("plan_version").get(
+        pk=incident.pk)
+    return locked
+
+
+def add_participant(incident: Incident, user: User) -> None:
+    incident.participants.add(user)
+
+
+STAGE_LABELS = dict(Stage.choices)

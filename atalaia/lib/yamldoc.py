@@ -1,0 +1,201 @@
+"""YAML documents checked against a closed schema, with line numbers in every error.
+
+The plan and the catalog are files people write by hand; an error must say
+which key, on which line, is wrong, and a misspelt key is an error rather than
+something silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+Path = tuple[str | int, ...]
+
+
+class DocumentError(ValueError):
+    """A document that does not follow its schema: every problem, each with its line."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def load(text: str) -> tuple[Any, dict[Path, int]]:
+    """Parse YAML into plain Python objects plus the line number of every path."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise DocumentError([f"{where}not valid YAML: {problem}"]) from None
+    lines: dict[Path, int] = {}
+    if node is None:
+        return None, lines
+    return _convert(node, (), lines), lines
+
+
+def _convert(node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in result:
+                raise DocumentError([f"line {key_node.start_mark.line + 1}: "
+                                     f"{_dotted(path + (key,))}: key appears twice"])
+            result[key] = _convert(value_node, path + (key,), lines)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, path + (i,), lines) for i, item in enumerate(node.value)]
+    return yaml.SafeLoader("").construct_object(node, deep=True)
+
+
+def _dotted(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (("." if text else "") + str(part))
+    return text or "(document)"
+
+
+@dataclass
+class Checker:
+    """Collects problems while walking a document."""
+
+    lines: dict[Path, int]
+    problems: list[str] = field(default_factory=list)
+
+    def error(self, path: Path, message: str) -> None:
+        probe = path
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        line = self.lines.get(probe)
+        prefix = f"line {line}: " if line else ""
+        self.problems.append(f"{prefix}{_dotted(path)}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise DocumentError(self.problems)
+
+
+# -- a small closed-schema language ------------------------------------------------
+
+Validator = Callable[[Any, Path, Checker], Any]
+
+
+def mapping(fields: dict[str, tuple[Validator, bool]], defaults: dict | None = None) -> Validator:
+    """A mapping with exactly these keys: {name: (validator, required)}."""
+
+    def check(value, path, checker):
+        if not isinstance(value, dict):
+            checker.error(path, f"expected a mapping, got {_kind(value)}")
+            return None
+        out = dict(defaults or {})
+        for key in value:
+            if key not in fields:
+                known = ", ".join(sorted(fields))
+                checker.error(path + (str(key),), f"unknown key {key!r} (allowed: {known})")
+        for name, (validator, required) in fields.items():
+            if name in value:
+                out[name] = validator(value[name], path + (name,), checker)
+            elif required:
+                checker.error(path, f"missing required key {name!r}")
+        return out
+
+    return check
+
+
+def list_of(item: Validator, min_items: int = 0) -> Validator:
+    def check(value, path, checker):
+        if not isinstance(value, list):
+            checker.error(path, f"expected a list, got {_kind(value)}")
+            return []
+        if len(value) < min_items:
+            checker.error(path, f"needs at least {min_items} item(s)")
+        return [item(v, path + (i,), checker) for i, v in enumerate(value)]
+
+    return check
+
+
+def string(max_length: int = 10_000, pattern: str | None = None, allow_empty=False) -> Validator:
+    import re
+
+    compiled = re.compile(pattern) if pattern else None
+
+    def check(value, path, checker):
+        if not isinstance(value, str):
+            checker.error(path, f"expected text, got {_kind(value)}")
+            return ""
+        if not allow_empty and not value.strip():
+            checker.error(path, "must not be empty")
+        elif len(value) > max_length:
+            checker.error(path, f"longer than {max_length} characters")
+        elif compiled and not compiled.fullmatch(value):
+            checker.error(path, f"{value!r} does not match {pattern}")
+        return value
+
+    return check
+
+
+def integer(minimum: int | None = None, maximum: int | None = None) -> Validator:
+    def check(value, path, checker):
+        if isinstance(value, bool) or not isinstance(value, int):
+            checker.error(path, f"expected a whole number, got {_kind(value)}")
+            return 0
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            checker.error(path, f"{value} is outside {minimum}..{maximum}")
+        return value
+
+    return check
+
+
+def number(minimum: float | None = None, maximum: float | None = None) -> Validator:
+    def check(value, path, checker):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            checker.error(path, f"expected a number, got {_kind(value)}")
+            return 0
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            checker.error(path, f"{value} is outside {minimum}..{maximum}")
+        return value
+
+    return check
+
+
+def boolean() -> Validator:
+    def check(value, path, checker):
+        if not isinstance(value, bool):
+            checker.error(path, f"expected true or false, got {_kind(value)}")
+            return False
+        return value
+
+    return check
+
+
+def one_of(*choices: str) -> Validator:
+    def check(value, path, checker):
+        if value not in choices:
+            checker.error(path, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def any_value() -> Validator:
+    return lambda value, path, checker: value
+
+
+def localized() -> Validator:
+    """Text in both product languages: {en: ..., pt-BR: ...}."""
+    return mapping({"en": (string(), True), "pt-BR": (string(), True)})
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)

@@ -1,0 +1,147 @@
+"""The crisis plan file: its closed schema, its migrations and classification.
+
+docs/plan.md documents every key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from atalaia.lib import yamldoc as y
+from atalaia.lib.yamldoc import DocumentError
+
+SCHEMA_VERSION = 1
+# Most severe first: classification tries the levels in this order.
+LEVELS = ("critical", "large_scale", "localized")
+PHASES = ("assessment", "response", "communication", "resolution", "review")
+INCIDENT_ROLES = ("commander", "technical_lead", "communications_lead")
+RISKS = ("low", "medium", "high")
+METRICS = {
+    "users_affected": "number", "users_share": "number", "services_affected": "number",
+    "critical_services": "number", "security_risk": "flag", "operational_risk": "risk",
+}
+OPERATORS = ("==", "!=", ">", ">=", "<", "<=")
+
+LEVEL = y.mapping({
+    "name": (y.localized(), True),
+    "description": (y.localized(), False),
+    "activate": (y.list_of(y.string(63)), False),
+    "update_every_minutes": (y.integer(1, 10_080), True),
+    "targets": (y.mapping({p: (y.integer(1, 525_600), True) for p in PHASES}), True),
+}, defaults={"activate": []})
+CONDITION = y.mapping({"metric": (y.one_of(*METRICS), True),
+                       "op": (y.one_of(*OPERATORS), True),
+                       "value": (y.any_value(), True)})
+RULE = y.mapping({"level": (y.one_of(*LEVELS), True),
+                  "match": (y.one_of("all", "any"), False),
+                  "when": (y.list_of(CONDITION, min_items=1), True),
+                  "description": (y.string(500), False)}, defaults={"match": "all"})
+CHECK_ITEM = y.mapping({"text": (y.localized(), True),
+                        "owner": (y.one_of(*INCIDENT_ROLES), True)})
+PLAN = y.mapping({
+    "schema_version": (y.integer(1), True),
+    "name": (y.string(200), True),
+    "levels": (y.mapping({lvl: (LEVEL, True) for lvl in LEVELS}), True),
+    "rules": (y.list_of(RULE), True),
+    "checklists": (y.mapping({p: (y.list_of(CHECK_ITEM), False) for p in PHASES}), True),
+})
+
+
+def parse_plan(text: str, known_teams: set[str] | None = None) -> dict:
+    """Validate a plan file and return its document. Raises DocumentError."""
+    data, lines = y.load(text)
+    checker = y.Checker(lines)
+    if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
+        checker.error(("schema_version",),
+                      f"this Atalaia reads schema_version {SCHEMA_VERSION}, "
+                      f"the file says {data.get('schema_version')!r}")
+        checker.raise_if_any()
+    doc = PLAN(data if data is not None else {}, (), checker)
+    checker.raise_if_any()
+    _check_conditions(doc, checker)
+    if known_teams is not None:
+        for level, spec in doc["levels"].items():
+            for i, team in enumerate(spec.get("activate", [])):
+                if team not in known_teams:
+                    checker.error(("levels", level, "activate", i), f"unknown team {team!r}")
+    for phase in PHASES:
+        doc["checklists"].setdefault(phase, [])
+    checker.raise_if_any()
+    return doc
+
+
+def _check_conditions(doc: dict, checker: y.Checker) -> None:
+    for i, rule in enumerate(doc["rules"]):
+        for j, cond in enumerate(rule["when"]):
+            kind, value = METRICS[cond["metric"]], cond["value"]
+            path = ("rules", i, "when", j, "value")
+            if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
+                checker.error(path, f"{cond['metric']} is compared with a number")
+            elif kind == "flag" and (not isinstance(value, bool) or cond["op"] not in ("==", "!=")):
+                checker.error(path, f"{cond['metric']} takes == or != with true or false")
+            elif kind == "risk" and value not in RISKS:
+                checker.error(path, f"{cond['metric']} is compared with one of {', '.join(RISKS)}")
+
+
+# -- migrations of stored documents --------------------------------------------------
+
+# MIGRATIONS[n] turns a version-n document into a version-(n+1) one. Later
+# capabilities add optional sections; when the schema changes, a function is
+# added here and stored versions are read through it, never left unreadable.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+def migrate(document: dict, from_version: int) -> dict:
+    if from_version > SCHEMA_VERSION:
+        raise DocumentError([f"schema_version {from_version} is newer than this Atalaia "
+                             f"({SCHEMA_VERSION})"])
+    for version in range(from_version, SCHEMA_VERSION):
+        document = MIGRATIONS[version](document)
+    return document
+
+
+# -- classification ------------------------------------------------------------------
+
+def classify(plan: dict, impact: dict) -> tuple[str, str, dict]:
+    """The level for an impact: (level, reason, details). Most severe level first."""
+    figures = {metric: impact.get(metric) for metric in METRICS}
+    for level in LEVELS:
+        for index, rule in enumerate(plan["rules"]):
+            if rule["level"] != level:
+                continue
+            results = [_holds(cond, figures) for cond in rule["when"]]
+            matched = all(results) if rule["match"] == "all" else any(results)
+            if matched:
+                used = [c for c, ok in zip(rule["when"], results, strict=True) if ok]
+                reason = "rule {} ({}): {}".format(
+                    index + 1, rule.get("description") or level,
+                    (" and " if rule["match"] == "all" else " or ").join(
+                        f"{c['metric']} {c['op']} {c['value']} (is {_show(figures[c['metric']])})"
+                        for c in used))
+                return level, reason, {"rule": index + 1, "figures": figures}
+    lowest = LEVELS[-1]
+    return lowest, "no rule matched: the lowest level applies", {"rule": None, "figures": figures}
+
+
+def _holds(cond: dict, figures: dict) -> bool:
+    actual, wanted = figures.get(cond["metric"]), cond["value"]
+    if METRICS[cond["metric"]] == "risk":
+        actual, wanted = RISKS.index(actual or "low"), RISKS.index(wanted)
+    if actual is None:
+        return False
+    op = cond["op"]
+    return {"==": actual == wanted, "!=": actual != wanted, ">": actual > wanted,
+            ">=": actual >= wanted, "<": actual < wanted, "<=": actual <= wanted}[op]
+
+
+def _show(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def level_name(plan: dict | None, level: str, language: str = "en") -> str:
+    if not plan or level not in plan.get("levels", {}):
+        return level
+    names = plan["levels"][level]["name"]
+    return names["pt-BR"] if language.lower().startswith("pt") else names["en"]

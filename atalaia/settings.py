@@ -1,0 +1,167 @@
+"""Atalaia settings: everything comes from ATALAIA_* variables with working defaults.
+
+A fresh clone runs on SQLite under ./data with no configuration at all; the
+variables are listed in docs/configuration.md.
+"""
+
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from atalaia.lib import env
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(env.string("ATALAIA_DATA_DIR", str(Path.cwd() / "data"))).resolve()
+
+DATABASES = {"default": env.database("ATALAIA_DATABASE_URL", DATA_DIR / "atalaia.sqlite3")}
+EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+
+
+def _secret_key() -> str:
+    configured = env.string("ATALAIA_SECRET_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise ImproperlyConfigured("ATALAIA_SECRET_KEY: must be at least 32 characters long")
+        return configured
+    if not EMBEDDED:
+        # Several machines share one PostgreSQL database, so they must share
+        # one key too: a key generated here would exist on this machine only.
+        raise ImproperlyConfigured(
+            "ATALAIA_SECRET_KEY (or ATALAIA_SECRET_KEY_FILE) is required when "
+            "ATALAIA_DATABASE_URL points at PostgreSQL"
+        )
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+if EMBEDDED:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+SECRET_KEY = _secret_key()
+DEBUG = env.boolean("ATALAIA_DEBUG", False)
+ALLOWED_HOSTS = env.string_list("ATALAIA_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.string_list("ATALAIA_CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env.string("ATALAIA_SITE_URL", "http://127.0.0.1:8000")
+SITE_NAME = env.string("ATALAIA_SITE_NAME", "Atalaia")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "atalaia.accounts",
+    "atalaia.catalog",
+    "atalaia.plans",
+    "atalaia.incidents",
+    "atalaia.monitoring",
+    "atalaia.notify",
+    "atalaia.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "atalaia.accounts.middleware.TwoFactorMiddleware",
+    "atalaia.accounts.middleware.UserLanguageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "atalaia.urls"
+WSGI_APPLICATION = "atalaia.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "incidents:list"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "atalaia.web.context.site",
+            ],
+        },
+    }
+]
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("pt-br", _("Brazilian Portuguese"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = env.string("ATALAIA_TIME_ZONE", "UTC")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env.boolean("ATALAIA_SECURE_COOKIES", SITE_URL.startswith("https://"))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+REDIS_URL = env.string("ATALAIA_REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Processes: how often they report themselves alive, and after how long a
+# silent one counts as down on /healthz.
+HEARTBEAT_SECONDS = env.number("ATALAIA_HEARTBEAT_SECONDS", 5.0, minimum=0.05)
+HEARTBEAT_STALE_SECONDS = env.number("ATALAIA_HEARTBEAT_STALE_SECONDS", 30.0, minimum=0.1)
+# How often a web process looks for new timeline entries to push to live viewers.
+LIVE_POLL_SECONDS = env.number("ATALAIA_LIVE_POLL_SECONDS", 0.25, minimum=0.01)
+# A live stream ends after this long; the browser reconnects and resumes.
+LIVE_STREAM_SECONDS = env.number("ATALAIA_LIVE_STREAM_SECONDS", 300.0, minimum=1)
+WEB_WORKERS = env.integer("ATALAIA_WEB_WORKERS", 2, minimum=1)
+WEB_THREADS = env.integer("ATALAIA_WEB_THREADS", 128, minimum=1)
+
+CHROMIUM = env.string("ATALAIA_CHROMIUM", "/usr/bin/chromium")
+GRAPHVIZ_DOT = env.string("ATALAIA_GRAPHVIZ_DOT", "dot")
+# Above this many services the dependency picture shows only the
+# neighbourhood of the services in question.
+GRAPH_FULL_LIMIT = env.integer("ATALAIA_GRAPH_FULL_LIMIT", 250, minimum=1)
+REQUIRE_2FA_FOR_ALL = env.boolean("ATALAIA_REQUIRE_2FA", False)
+
+NINJA_PAGINATION_PER_PAGE = 50
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.string("ATALAIA_LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

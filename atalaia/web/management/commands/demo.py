@@ -1,0 +1,51 @@
+import secrets
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from atalaia.accounts.actions import create_user
+from atalaia.accounts.models import AccountRole, User
+from atalaia.catalog.actions import import_catalog
+from atalaia.catalog.models import Service
+from atalaia.plans.actions import import_plan
+
+DEMO = Path(__file__).resolve().parents[3] / "demo"
+PERSONAS = {"commander": AccountRole.COMMANDER, "responder": AccountRole.RESPONDER,
+            "communicator": AccountRole.COMMUNICATOR, "viewer": AccountRole.VIEWER}
+
+
+class Command(BaseCommand):
+    help = "Load the demo plan, catalog and an admin user (prints the admin's password)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--if-empty", action="store_true",
+                            help="do nothing when a catalog is already loaded")
+
+    def handle(self, *args, if_empty, **options):
+        if if_empty and Service.objects.exists():
+            self.stdout.write("demo already loaded; reset the admin password with "
+                              "`atalaia changepassword admin`")
+            return
+        with transaction.atomic():
+            password = self._users()
+            import_catalog((DEMO / "catalog.yaml").read_text())
+            version = import_plan((DEMO / "plan.yaml").read_text(), note="demo plan")
+        self.stdout.write(f"demo loaded: {Service.objects.count()} services, "
+                          f"plan version {version.number}")
+        if password:
+            self.stdout.write(f"log in as admin / {password}  (you will enrol an "
+                              "authenticator app for two-factor authentication first)")
+
+    def _users(self) -> str | None:
+        for username, role in PERSONAS.items():
+            if not User.objects.filter(username=username).exists():
+                # Demo members of the teams; an admin sets their passwords.
+                user = create_user(username, secrets.token_urlsafe(24), role)
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+        if User.objects.filter(username="admin").exists():
+            return None
+        password = secrets.token_urlsafe(12)
+        create_user("admin", password, AccountRole.ADMIN)
+        return password

@@ -1,0 +1,37 @@
+import os
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve the console, API and status pages with gunicorn (threaded WSGI)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default=None,
+                            help="address:port (default 127.0.0.1:$PORT or 8000)")
+        parser.add_argument("--workers", type=int, default=settings.WEB_WORKERS)
+        parser.add_argument("--threads", type=int, default=settings.WEB_THREADS)
+
+    def handle(self, *args, bind, workers, threads, **options):
+        from gunicorn.app.base import BaseApplication
+
+        bind = bind or f"{os.environ.get('ATALAIA_HOST', '127.0.0.1')}:" \
+                       f"{os.environ.get('PORT', '8000')}"
+
+        class Server(BaseApplication):
+            def load_config(self):
+                # Live timelines hold one thread per viewer, hence many threads;
+                # timeout applies to a silent worker, not to a long stream.
+                for key, value in {"bind": bind, "workers": workers, "threads": threads,
+                                   "worker_class": "gthread", "timeout": 60,
+                                   "graceful_timeout": 5, "accesslog": None,
+                                   "keepalive": 5}.items():
+                    self.cfg.set(key, value)
+
+            def load(self):
+                from atalaia.wsgi import application
+
+                return application
+
+        Server().run()
