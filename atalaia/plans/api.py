@@ -50,6 +50,18 @@ def list_plans(request):
     return [summary(v) for v in PlanVersion.objects.all()]
 
 
+@router.post("/validate", response={200: Validation, **ERRORS})
+def validate(request, payload: SourceIn):
+    allow(request, "view")
+    from atalaia.lib.yamldoc import DocumentError
+
+    try:
+        validate_plan(payload.source)
+    except DocumentError as exc:
+        return {"valid": False, "problems": exc.problems}
+    return {"valid": True, "problems": []}
+
+
 @router.get("/{number}", response={200: PlanOut, **ERRORS})
 def get_plan(request, number: int):
     allow(request, "view")
@@ -62,18 +74,6 @@ def create_plan(request, payload: PlanIn):
     allow(request, "plan.edit")
     version = import_plan(payload.source, request.auth, payload.activate, payload.note)
     return Status(201, {**summary(version), "source": version.source, "document": version.plan})
-
-
-@router.post("/validate", response={200: Validation, **ERRORS})
-def validate(request, payload: SourceIn):
-    allow(request, "view")
-    from atalaia.lib.yamldoc import DocumentError
-
-    try:
-        validate_plan(payload.source)
-    except DocumentError as exc:
-        return {"valid": False, "problems": exc.problems}
-    return {"valid": True, "problems": []}
 
 
 @router.post("/{number}/activate", response={200: PlanSummary, **ERRORS})

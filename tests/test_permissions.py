@@ -1,0 +1,192 @@
+"""Every API route and console page, for every account role and for anonymous users."""
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from atalaia.incidents.actions import declare_incident
+from conftest import ROLES, api
+
+EVERYONE = set(ROLES)
+DECLARE = {"admin", "commander", "responder"}
+COMMAND = {"admin", "commander"}
+RESPOND = {"admin", "commander", "responder"}
+COMMUNICATE = {"admin", "commander", "communicator"}
+NOTE = {"admin", "commander", "responder", "communicator"}
+ADMIN = {"admin"}
+
+# (method, path, body, roles allowed). {id} is an incident every role can see.
+API_ROUTES = [
+    ("GET", "/services", None, EVERYONE),
+    ("GET", "/services/graph", None, EVERYONE),
+    ("GET", "/services/payments", None, EVERYONE),
+    ("POST", "/services", {"slug": "new-svc", "name": "New"}, ADMIN),
+    ("PATCH", "/services/intranet", {"name": "Intranet 2"}, ADMIN),
+    ("GET", "/segments", None, EVERYONE),
+    ("GET", "/teams", None, EVERYONE),
+    ("POST", "/impact", {"services": ["dns"]}, EVERYONE),
+    ("GET", "/plans", None, EVERYONE),
+    ("GET", "/plans/1", None, EVERYONE),
+    ("POST", "/plans/validate", {"source": "name: x"}, EVERYONE),
+    ("POST", "/plans", {"source": "PLAN"}, ADMIN),
+    ("POST", "/plans/1/activate", None, ADMIN),
+    ("POST", "/incidents", {"title": "t", "services": ["dns"]}, DECLARE),
+    ("GET", "/incidents", None, EVERYONE),
+    ("GET", "/incidents/{id}", None, EVERYONE),
+    ("POST", "/incidents/{id}/stage", {"stage": "response"}, COMMAND),
+    ("POST", "/incidents/{id}/status", {"status": "identified"}, COMMUNICATE),
+    ("PUT", "/incidents/{id}/level", {"level": "critical", "reason": "r"}, COMMAND),
+    ("PUT", "/incidents/{id}/roles", {"role": "commander", "username": "commander"}, COMMAND),
+    ("PUT", "/incidents/{id}/eta", {"eta": None}, COMMAND),
+    ("PUT", "/incidents/{id}/services", {"services": ["cache"]}, RESPOND),
+    ("PUT", "/incidents/{id}/security", {"security_risk": False}, RESPOND),
+    ("PUT", "/incidents/{id}/visibility", {"confidential": False}, COMMAND),
+    ("PUT", "/incidents/{id}/resolution", {"root_cause": "x"}, RESPOND),
+    ("GET", "/incidents/{id}/timeline", None, EVERYONE),
+    ("POST", "/incidents/{id}/timeline", {"kind": "note", "text": "hi"}, NOTE),
+    ("POST", "/incidents/{id}/timeline", {"kind": "action", "text": "did"}, RESPOND),
+    ("POST", "/incidents/{id}/checklist/{item}", {"done": True}, RESPOND),
+]
+
+# Console pages: (method, path, form data, roles allowed).
+PAGES = [
+    ("GET", "/incidents/", None, EVERYONE),
+    ("GET", "/incidents/new/", None, DECLARE),
+    ("GET", "/incidents/{id}/", None, EVERYONE),
+    ("GET", "/services/", None, EVERYONE),
+    ("GET", "/services/graph.svg", None, EVERYONE),
+    ("GET", "/services/payments/", None, EVERYONE),
+    ("GET", "/plan/", None, EVERYONE),
+    ("GET", "/plan/v1/", None, EVERYONE),
+    ("GET", "/plan/diff/?a=1&b=1", None, EVERYONE),
+    ("GET", "/plan/upload/", None, ADMIN),
+    ("POST", "/plan/v1/activate/", {}, ADMIN),
+    ("GET", "/accounts/tokens/", None, EVERYONE),
+    ("GET", "/accounts/users/", None, ADMIN),
+    ("GET", "/accounts/audit/", None, ADMIN),
+    ("POST", "/incidents/{id}/do/entry/", {"kind": "note", "text": "x"}, NOTE),
+    ("POST", "/incidents/{id}/do/stage/", {"stage": "response"}, COMMAND),
+    ("POST", "/incidents/{id}/do/status/", {"status": "identified"}, COMMUNICATE),
+    ("POST", "/incidents/{id}/do/level/", {"level": "critical", "reason": "r"}, COMMAND),
+    ("POST", "/incidents/{id}/do/role/", {"role": "commander"}, COMMAND),
+    ("POST", "/incidents/{id}/do/eta/", {"eta": ""}, COMMAND),
+    ("POST", "/incidents/{id}/do/services/", {"services": ["cache"]}, RESPOND),
+    ("POST", "/incidents/{id}/do/security/", {}, RESPOND),
+    ("POST", "/incidents/{id}/do/visibility/", {}, COMMAND),
+    ("POST", "/incidents/{id}/do/check/", {"item": "{item}", "done": "1"}, RESPOND),
+    ("POST", "/incidents/{id}/do/resolution/", {"root_cause": "x"}, RESPOND),
+]
+
+
+@pytest.fixture
+def incident(demo, personas):
+    return declare_incident(personas["admin"], "Permissions", ["dns"])
+
+
+def fill(path, incident):
+    return path.replace("{id}", str(incident.pk)).replace(
+        "{item}", str(incident.checklist.first().pk))
+
+
+def body_for(body, incident):
+    if body == {"source": "PLAN"}:
+        from conftest import DEMO
+
+        return {"source": (DEMO / "plan.yaml").read_text()}
+    if isinstance(body, dict):
+        return {k: fill(v, incident) if isinstance(v, str) else v for k, v in body.items()}
+    return body
+
+
+@pytest.mark.parametrize("role", [*ROLES, "anonymous"])
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), API_ROUTES,
+                         ids=[f"{m} {p} {b and b.get('kind', '')}" for m, p, b, _ in API_ROUTES])
+def test_api_route_enforces_account_role(role, method, path, body, allowed, incident, tokens):
+    token = tokens.get(role)
+    response = api(Client(), method, fill(path, incident), token, body_for(body, incident))
+    if role == "anonymous":
+        assert response.status_code == 401, response.content
+    elif role in allowed:
+        assert response.status_code not in (401, 403, 404, 405), (role, response.content)
+        assert response.status_code < 500
+    else:
+        assert response.status_code == 403, (role, response.content)
+
+
+@pytest.mark.parametrize("role", [*ROLES, "anonymous"])
+@pytest.mark.parametrize(("method", "path", "data", "allowed"), PAGES,
+                         ids=[f"{m} {p}" for m, p, _, _ in PAGES])
+def test_page_enforces_account_role(role, method, path, data, allowed, incident, clients):
+    client = clients.get(role, Client())
+    if data is not None:
+        data = body_for(data, incident)
+        if method == "POST" and "role" in data:
+            data["user"] = str(incident.declared_by_id)
+    response = getattr(client, method.lower())(fill(path, incident), data=data or {})
+    if role == "anonymous":
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    elif role in allowed:
+        assert response.status_code in (200, 302), (role, response.status_code)
+        if response.status_code == 302:
+            assert "/accounts/" not in response["Location"]
+    else:
+        assert response.status_code == 403, (role, response.status_code)
+
+
+def test_every_route_is_in_the_permission_tables():
+    """A new route must be added to the tables above, so it is tested for every role."""
+    from atalaia.api import api as ninja_api
+
+    api_paths = set()
+    for prefix, router in ninja_api._routers:
+        for path, view in router.path_operations.items():
+            for operation in view.operations:
+                for method in operation.methods:
+                    full = (prefix.rstrip("/") + "/" + path.lstrip("/")).rstrip("/")
+                    api_paths.add((method, full.replace("{incident_id}", "{id}")
+                                   .replace("{item_id}", "{item}").replace("{slug}", "*")
+                                   .replace("{number}", "*")))
+    tested = {(m, _shape(p)) for m, p, _, _ in API_ROUTES}
+    assert {(m, _shape(p)) for m, p in api_paths} <= tested
+
+    page_names = set()
+    for pattern in _patterns(get_resolver()):
+        page_names.add(pattern)
+    tested_pages = {_page_shape(p) for _, p, _, _ in PAGES}
+    untested = {p for p in page_names if p not in tested_pages and p not in PUBLIC_PAGES}
+    assert not untested, f"pages without permission tests: {sorted(untested)}"
+
+
+PUBLIC_PAGES = {"healthz", "accounts/login/", "accounts/logout/", "accounts/2fa/verify/",
+                "accounts/2fa/enrol/", "accounts/language/", "", "api/v1/",
+                "accounts/tokens/<int:token_id>/revoke/", "incidents/<int:incident_id>/live/",
+                "incidents/<int:incident_id>/do/<str:action>/"}
+
+
+def _shape(path: str) -> str:
+    parts = []
+    for part in path.strip("/").split("/"):
+        if part in ("payments", "intranet", "1") or part.startswith("{slug") or \
+                part.startswith("{number"):
+            part = "*"
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def _page_shape(path: str) -> str:
+    path = path.split("?")[0].lstrip("/")
+    for concrete, pattern in (("{id}", "<int:incident_id>"), ("payments", "<slug:slug>"),
+                              ("v1", "v<int:number>")):
+        path = path.replace(concrete, pattern)
+    return path
+
+
+def _patterns(resolver, prefix=""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if str(entry.pattern).startswith("api/"):
+                yield "api/v1/"
+                continue
+            yield from _patterns(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern)
