@@ -1,0 +1,154 @@
+import json
+
+import pytest
+from django.test import Client
+
+from conftest import api
+
+
+@pytest.fixture
+def client():
+    return Client()
+
+
+def test_declare_answers_with_level_reason_and_impact(demo, tokens, client):
+    response = api(client, "POST", "/incidents", tokens["responder"],
+                   {"title": "Login failing", "services": ["auth"], "summary": "500s"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["level"] == "critical"
+    assert body["level_reason"].startswith("rule 2")
+    assert body["phase"] == "assessment" and body["status"] == "investigating"
+    impact = body["impact"]
+    compromised = {s["slug"]: s["path"] for s in impact["services"]}
+    assert compromised["checkout"] == ["checkout", "payments", "auth"]
+    assert compromised["mobile-app"] == ["mobile-app", "api", "auth"]
+    assert "database" not in compromised
+    # br-consumers: the largest share among compromised services is web-br's 0.7
+    segments = {s["slug"]: s["users_affected"] for s in impact["segments"]}
+    assert segments["br-consumers"] == 840_000
+    assert impact["users_affected"] == sum(segments.values())
+    assert impact["critical_services"] == 3 and impact["operational_risk"] == "high"
+    listed = api(client, "GET", "/services", tokens["viewer"]).json()
+    assert {"slug", "depends_on"} <= set(listed[0])
+
+
+@pytest.mark.parametrize(("raw", "fragment"), [
+    ("{not json", ""),
+    ('"just a string"', ""),
+    ('{"title": 5, "services": ["auth"]}', "title"),
+    ('{"title": "x", "services": "auth"}', "services"),
+    ('{"title": "x"}', "services"),
+    ('{"title": "x", "services": ["auth"], "colour": "red"}', "colour"),
+    ('{"title": "x", "services": ["nope"]}', "unknown service(s): nope"),
+    ('{"title": "x", "services": []}', "services"),
+    ('{"title": "", "services": ["auth"]}', "title"),
+    ('[]', ""),
+])
+def test_bad_declarations_get_a_4xx_with_a_message(demo, tokens, client, raw, fragment):
+    response = api(client, "POST", "/incidents", tokens["admin"], raw=raw)
+    assert 400 <= response.status_code < 500, response.content
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail
+    assert fragment in detail
+
+
+def test_illegal_transition_is_refused_with_the_reason(demo, tokens, client):
+    incident = api(client, "POST", "/incidents", tokens["commander"],
+                   {"title": "x", "services": ["dns"]}).json()
+    response = api(client, "POST", f"/incidents/{incident['id']}/stage", tokens["commander"],
+                   {"stage": "review"})
+    assert response.status_code == 409
+    assert "cannot move from assessment to review" in response.json()["detail"]
+    response = api(client, "POST", f"/incidents/{incident['id']}/status", tokens["commander"],
+                   {"status": "resolved"})
+    assert response.status_code == 409
+    assert "only in the resolution stage" in response.json()["detail"]
+
+
+def test_full_lifecycle_through_the_api(demo, tokens, client):
+    t = tokens["commander"]
+    incident = api(client, "POST", "/incidents", t, {"title": "x", "services": ["cache"]}).json()
+    path = f"/incidents/{incident['id']}"
+    for step, body in [("/stage", {"stage": "response"}), ("/status", {"status": "identified"}),
+                       ("/stage", {"stage": "resolution"}), ("/status", {"status": "resolved"}),
+                       ("/stage", {"stage": "review"}), ("/stage", {"stage": "closed"})]:
+        response = api(client, "POST", path + step, t, body)
+        assert response.status_code == 200, (step, response.content)
+    final = response.json()
+    assert final["stage"] == "closed" and not final["communication_open"]
+    assert all(w["ended_at"] for w in final["phases"].values())
+    kinds = [e["kind"] for e in api(client, "GET", path + "/timeline", t).json()]
+    assert kinds == ["declared", "stage", "status", "stage", "status", "stage", "stage"]
+
+
+def test_level_override_keeps_both_levels(demo, tokens, client):
+    t = tokens["commander"]
+    incident = api(client, "POST", "/incidents", t, {"title": "x", "services": ["intranet"]}).json()
+    assert incident["level"] == "localized"
+    response = api(client, "PUT", f"/incidents/{incident['id']}/level", t,
+                   {"level": "large_scale", "reason": "CEO demo at 10:00"})
+    body = response.json()
+    assert body["level"] == "large_scale" and body["plan_level"] == "localized"
+    assert body["level_override_reason"] == "CEO demo at 10:00"
+    missing_reason = api(client, "PUT", f"/incidents/{incident['id']}/level", t,
+                         {"level": "critical", "reason": ""})
+    assert missing_reason.status_code == 422
+
+
+def test_changing_affected_services_recomputes_impact_and_level(demo, tokens, client):
+    t = tokens["responder"]
+    incident = api(client, "POST", "/incidents", t, {"title": "x", "services": ["intranet"]}).json()
+    body = api(client, "PUT", f"/incidents/{incident['id']}/services", t,
+               {"services": ["database"]}).json()
+    assert body["level"] == "critical"
+    assert body["impact"]["services_affected"] > 5
+    kinds = [e["kind"] for e in api(client, "GET", f"/incidents/{incident['id']}/timeline",
+                                    t).json()]
+    assert kinds[-2:] == ["impact", "level"]
+
+
+def test_confidential_incident_is_hidden_from_non_participants(demo, tokens, personas, client):
+    created = api(client, "POST", "/incidents", tokens["responder"],
+                  {"title": "Breach", "services": ["auth"], "confidential": True,
+                   "security_risk": True, "security_reason": "leaked keys"}).json()
+    path = f"/incidents/{created['id']}"
+    assert api(client, "GET", path, tokens["responder"]).status_code == 200
+    assert api(client, "GET", path, tokens["admin"]).status_code == 200
+    assert api(client, "GET", path, tokens["viewer"]).status_code == 404
+    assert api(client, "GET", path + "/timeline", tokens["commander"]).status_code == 404
+    listed = api(client, "GET", "/incidents", tokens["viewer"]).json()
+    assert created["id"] not in [i["id"] for i in listed]
+    page = client.get(f"/incidents/{created['id']}/")
+    assert page.status_code == 302  # anonymous
+
+
+def test_unknown_incident_and_bad_token(demo, tokens, client):
+    assert api(client, "GET", "/incidents/999", tokens["viewer"]).status_code == 404
+    response = api(client, "GET", "/incidents", "atl_wrong")
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["detail"]
+
+
+def test_revoked_token_stops_working(demo, personas, client):
+    from atalaia.accounts.actions import create_token, revoke_token
+
+    token, plain = create_token(personas["viewer"], "ci")
+    assert api(client, "GET", "/incidents", plain).status_code == 200
+    revoke_token(token, personas["admin"])
+    assert api(client, "GET", "/incidents", plain).status_code == 401
+
+
+def test_tokens_are_stored_hashed(personas):
+    from atalaia.accounts.actions import create_token
+    from atalaia.accounts.models import ApiToken
+
+    _token, plain = create_token(personas["viewer"], "ci")
+    stored = ApiToken.objects.get()
+    assert plain not in json.dumps([stored.digest, stored.prefix, stored.name])
+
+
+def test_openapi_schema_is_published(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert "/api/v1/incidents" in response.json()["paths"]

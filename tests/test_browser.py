@@ -1,0 +1,92 @@
+"""A real Chromium drives the console: log in, declare, watch the timeline live."""
+
+import os
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run",
+               "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(settings.CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium is required in CI but {settings.CHROMIUM} is missing")
+        warnings.warn(f"SKIPPING BROWSER TESTS: no Chromium at {settings.CHROMIUM} "
+                      "(apt-get install chromium, or set ATALAIA_CHROMIUM)", stacklevel=1)
+        pytest.skip(f"no Chromium at {settings.CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs its own event loop; Django must not mistake
+    # this thread for async code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=settings.CHROMIUM, headless=True,
+                                     args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def log_in(page, base, username):
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/incidents/")
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def test_declare_and_follow_the_timeline_live(browser, live_server, transactional_db, demo):
+    base = live_server.url
+    first = browser.new_context().new_page()
+    log_in(first, base, "commander")
+    first.goto(base + "/incidents/new/")
+    first.fill("#id_title", "Login broken for everyone")
+    first.select_option("#id_services", ["auth"])
+    first.click("main form button[type=submit]")
+    first.wait_for_url(re.compile(r".*/incidents/\d+/$"))
+    incident_url = first.url
+
+    # Level, its reason and the impact with the dependency paths are shown.
+    assert first.inner_text("#level") == "Critical incident"
+    assert "rule 2" in first.inner_text("#level-reason")
+    impact = first.inner_text("#impact")
+    assert "checkout → payments → auth" in impact
+    assert "Login and accounts" in impact
+
+    second = browser.new_context().new_page()
+    log_in(second, base, "responder")
+    second.goto(incident_url)
+    second.wait_for_selector("#live-dot.on", timeout=5000)
+
+    # An action written in the first browser appears in the second without reload.
+    first.select_option("select[name=kind]", "action")
+    first.fill("#entry-form textarea[name=text]", "Restarted auth-1 <b>not bold</b>")
+    first.click("#entry-form button[type=submit]")
+    entry = second.wait_for_selector("#timeline li.kind-action", timeout=1500)
+    assert "Restarted auth-1 <b>not bold</b>" in entry.inner_text()  # escaped, shown as text
+
+    # An entry written by another process (the CLI) arrives too.
+    incident_id = incident_url.rstrip("/").split("/")[-1]
+    env = {**os.environ, "ATALAIA_DATABASE_URL": database_url()}
+    subprocess.run([sys.executable, "-m", "atalaia", "incident", "note", incident_id,
+                    "Written from the command line", "--as", "responder"],
+                   env=env, check=True, capture_output=True, timeout=60)
+    second.wait_for_selector("#timeline li:has-text('Written from the command line')",
+                             timeout=1500)
