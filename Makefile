@@ -38,19 +38,19 @@ run: install
 	$(BIN)/atalaia run
 
 lint: install
-	$(BIN)/ruff check atalaia tests bench
+	$(BIN)/ruff check atalaia tests bench conftest.py
 	$(BIN)/mypy atalaia
 
 test: install system-deps lint
-	$(BIN)/pytest -q
+	ATALAIA_DATA_DIR=$(CURDIR)/data/test $(BIN)/pytest -q
 
 test-fast: install lint
-	$(BIN)/pytest -q -m "not slow"
+	ATALAIA_DATA_DIR=$(CURDIR)/data/test $(BIN)/pytest -q -m "not slow"
 
 test-postgres: install system-deps
 	ATALAIA_DATABASE_URL=$${ATALAIA_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/atalaia} \
 	ATALAIA_SECRET_KEY=$${ATALAIA_SECRET_KEY:-test-secret-key-that-is-long-enough-123456} \
-	$(BIN)/pytest -q
+	ATALAIA_DATA_DIR=$(CURDIR)/data/test $(BIN)/pytest -q
 
 bench: install
 	$(BIN)/python bench/impact.py

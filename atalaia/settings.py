@@ -119,7 +119,8 @@ USE_TZ = True
 TIME_ZONE = env.string("ATALAIA_TIME_ZONE", "UTC")
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Only for `collectstatic`; WhiteNoise serves the apps' static files directly.
+STATIC_ROOT = env.string("ATALAIA_STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True

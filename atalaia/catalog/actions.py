@@ -12,8 +12,16 @@ from django.db import transaction
 from atalaia.accounts.actions import audit
 from atalaia.accounts.models import User
 from atalaia.catalog.impact import find_cycle
-from atalaia.catalog.models import (SLUG_PATTERN, CatalogVersion, Criticality, Dependency,
-                                    Segment, Service, ServiceSegment, Team)
+from atalaia.catalog.models import (
+    SLUG_PATTERN,
+    CatalogVersion,
+    Criticality,
+    Dependency,
+    Segment,
+    Service,
+    ServiceSegment,
+    Team,
+)
 from atalaia.lib import yamldoc as y
 from atalaia.lib.yamldoc import DocumentError
 
@@ -70,7 +78,8 @@ def _check_references(doc: dict, checker: y.Checker) -> None:
     for i, svc in enumerate(doc.get("services", [])):
         name = svc["slug"]
         if svc.get("owner") and svc["owner"] not in teams:
-            checker.error(("services", i, "owner"), f"service {name!r}: unknown team {svc['owner']!r}")
+            checker.error(("services", i, "owner"),
+                          f"service {name!r}: unknown team {svc['owner']!r}")
         for j, dep in enumerate(svc.get("depends_on", [])):
             if dep not in known_services:
                 checker.error(("services", i, "depends_on", j),
@@ -164,7 +173,7 @@ def _set_links(service: Service, depends_on: list[str], segments: list[dict]) ->
 
 def export_catalog() -> str:
     """The whole catalog as a file that import_catalog reads back unchanged."""
-    doc = {"segments": [], "teams": [], "services": []}
+    doc: dict[str, list] = {"segments": [], "teams": [], "services": []}
     for seg in Segment.objects.all():
         item = {"slug": seg.slug, "name": seg.name, "users": seg.users}
         if seg.description:

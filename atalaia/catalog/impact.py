@@ -17,11 +17,11 @@ Rules (docs/impact.md):
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 CRITICALITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+_RANK_NAMES = ("low", "medium", "high", "critical")
 
 
 class UnknownService(ValueError):
@@ -69,13 +69,14 @@ class ServiceGraph:
 def compute(graph: ServiceGraph, affected: Iterable[str], security_risk: bool = False,
             security_reason: str = "") -> dict:
     """The impact snapshot for a set of directly affected services (slugs)."""
+    index = graph.index
     roots = []
     for slug in affected:
-        if slug not in graph.index:
+        if slug not in index:
             raise UnknownService(f"unknown service {slug!r}")
-        roots.append(graph.index[slug])
-    parent = _reach(graph, roots)
-    best_share = _segment_shares(graph, parent)
+        roots.append(index[slug])
+    order, parents = _reach(graph, roots)
+    best_share = _segment_shares(graph, order)
     segments = []
     users_affected = 0
     for seg, share in sorted(best_share.items()):
@@ -85,19 +86,22 @@ def compute(graph: ServiceGraph, affected: Iterable[str], security_risk: bool = 
                          "users": graph.segment_users[seg], "share": share,
                          "users_affected": count})
     total = graph.total_users
-    ranks = [graph.criticality[i] for i in parent]
+    # Bound once: this runs for every compromised service (10,000 for a hub of a big
+    # catalog, see bench/impact.py), so attribute and function lookups add up.
+    slugs, names, criticality = graph.slugs, graph.names, graph.criticality
+    ranks = [criticality[i] for i in order]
     return {
-        "affected": [graph.slugs[i] for i in roots],
+        "affected": [slugs[i] for i in roots],
         # Parent pointers only: a path is rebuilt by following them (see path_of).
-        "services": [{"slug": graph.slugs[i], "name": graph.names[i],
-                      "criticality": _rank_name(graph.criticality[i]),
-                      "parent": graph.slugs[p] if p >= 0 else None}
-                     for i, p in parent.items()],
+        "services": [{"slug": slugs[i], "name": names[i],
+                      "criticality": _RANK_NAMES[criticality[i]],
+                      "parent": slugs[p] if p >= 0 else None}
+                     for i, p in zip(order, parents, strict=True)],
         "segments": segments,
         "users_affected": users_affected,
         "users_total": total,
         "users_share": round(users_affected / total, 6) if total else 0.0,
-        "services_affected": len(parent),
+        "services_affected": len(order),
         "critical_services": ranks.count(3),
         "operational_risk": operational_risk(ranks),
         "security_risk": bool(security_risk),
@@ -105,29 +109,37 @@ def compute(graph: ServiceGraph, affected: Iterable[str], security_risk: bool = 
     }
 
 
-def _reach(graph: ServiceGraph, roots: list[int]) -> dict[int, int]:
-    parent: dict[int, int] = {}
+def _reach(graph: ServiceGraph, roots: list[int]) -> tuple[list[int], list[int]]:
+    """The compromised services in breadth-first order, and the parent of each
+    (the service through which it was first reached; -1 for a directly affected one)."""
+    seen = bytearray(len(graph.slugs))
+    order: list[int] = []
     for root in roots:
-        parent.setdefault(root, -1)
-    queue = deque(parent)
+        if not seen[root]:
+            seen[root] = 1
+            order.append(root)
+    parents = [-1] * len(order)
     dependents = graph.dependents
-    while queue:
-        current = queue.popleft()
+    add_service = order.append
+    add_parent = parents.append
+    for current in order:  # a queue: the loop also visits what it appends
         for dependent in dependents[current]:
-            if dependent not in parent:
-                parent[dependent] = current
-                queue.append(dependent)
-    return parent
+            if not seen[dependent]:
+                seen[dependent] = 1
+                add_service(dependent)
+                add_parent(current)
+    return order, parents
 
 
-def _segment_shares(graph: ServiceGraph, parent: dict[int, int]) -> dict[int, float]:
-    best: dict[int, float] = {}
+def _segment_shares(graph: ServiceGraph, services: list[int]) -> dict[int, float]:
+    """For each segment served by some of the services, the largest share among them."""
+    best = [-1.0] * len(graph.segment_slugs)  # -1.0: not served (shares are >= 0)
     serves = graph.serves
-    for service in parent:
+    for service in services:
         for seg, share in serves[service]:
-            if share > best.get(seg, -1.0):
+            if share > best[seg]:
                 best[seg] = share
-    return best
+    return {seg: share for seg, share in enumerate(best) if share > -1.0}
 
 
 def operational_risk(ranks: list[int]) -> str:
@@ -140,7 +152,7 @@ def operational_risk(ranks: list[int]) -> str:
 
 
 def _rank_name(rank: int) -> str:
-    return ("low", "medium", "high", "critical")[rank]
+    return _RANK_NAMES[rank]
 
 
 def path_of(snapshot: dict, slug: str) -> list[str]:

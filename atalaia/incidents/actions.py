@@ -14,11 +14,25 @@ from atalaia.accounts.models import User
 from atalaia.catalog.impact import compute, current_graph
 from atalaia.catalog.models import Service
 from atalaia.incidents import chain
-from atalaia.incidents.lifecycle import (STAGE_PHASES, IllegalMove, check_stage_move,
-                                         check_status_move)
-from atalaia.incidents.models import (ChecklistItem, EntryKind, Incident, IncidentRole, Level,
-                                      Phase, PhaseWindow, PublicStatus, RoleAssignment, Stage,
-                                      TimelineEntry)
+from atalaia.incidents.lifecycle import (
+    STAGE_PHASES,
+    IllegalMove,
+    check_stage_move,
+    check_status_move,
+)
+from atalaia.incidents.models import (
+    ChecklistItem,
+    EntryKind,
+    Incident,
+    IncidentRole,
+    Level,
+    Phase,
+    PhaseWindow,
+    PublicStatus,
+    RoleAssignment,
+    Stage,
+    TimelineEntry,
+)
 from atalaia.plans.actions import active_plan
 from atalaia.plans.schema import classify
 
@@ -301,7 +315,7 @@ def set_resolution(incident: Incident, actor: User, root_cause: str, permanent_f
 
 
 def _lock(incident: Incident) -> Incident:
-    locked = Incident.objects.select_for_update().select_related("plan_version").get(
+    locked = Incident.objects.select_for_update(of=("self",)).select_related("plan_version").get(
         pk=incident.pk)
     return locked
 

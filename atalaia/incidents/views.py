@@ -5,7 +5,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -20,8 +19,15 @@ from atalaia.catalog.graphsvg import GraphUnavailable, render_svg
 from atalaia.catalog.impact import current_graph, with_paths
 from atalaia.catalog.models import Service
 from atalaia.incidents import actions, live
-from atalaia.incidents.models import (ChecklistItem, Incident, IncidentRole, Level, Phase,
-                                      PublicStatus, Stage)
+from atalaia.incidents.models import (
+    ChecklistItem,
+    Incident,
+    IncidentRole,
+    Level,
+    Phase,
+    PublicStatus,
+    Stage,
+)
 from atalaia.incidents.visibility import visible_incidents
 from atalaia.plans.schema import level_name
 
@@ -246,7 +252,8 @@ def act(request, incident_id: int, action: str):
 
 
 def _flatten(form: forms.Form) -> str:
-    return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+    return "; ".join(f"{field}: {' '.join(str(e) for e in errors)}"
+                     for field, errors in form.errors.items())
 
 
 @login_required

@@ -31,7 +31,8 @@ def test_import_then_export_round_trips_without_loss(demo):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("services:\n  - {slug: a, name: A, depends_on: [b]}\n  - {slug: b, name: B, depends_on: [a]}\n",
+    ("services:\n  - {slug: a, name: A, depends_on: [b]}\n"
+     "  - {slug: b, name: B, depends_on: [a]}\n",
      "service 'a': dependency cycle a -> b -> a"),
     ("services:\n  - {slug: a, name: A, depends_on: [ghost]}\n",
      "service 'a': depends on unknown service 'ghost'"),

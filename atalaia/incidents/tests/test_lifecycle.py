@@ -7,8 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from atalaia.incidents import chain
-from atalaia.incidents.actions import (IllegalMove, declare_incident, move_stage,
-                                       set_public_status)
+from atalaia.incidents.actions import IllegalMove, declare_incident, move_stage, set_public_status
 from atalaia.incidents.lifecycle import STAGE_MOVES
 from atalaia.incidents.models import Incident, Phase, PublicStatus, Stage
 
