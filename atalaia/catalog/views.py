@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, render
 
 from atalaia.accounts.permissions import require
 from atalaia.catalog.graphsvg import GraphUnavailable, render_svg
-from atalaia.catalog.impact import compute, current_graph, with_paths
+from atalaia.catalog.impact import compromised_slugs, compute, current_graph, with_paths
 from atalaia.catalog.models import Segment, Service
 
 
@@ -34,7 +34,7 @@ def service(request, slug: str):
         "segments": svc.segment_rows.select_related("segment"),
         "impact": impact, "impact_services": with_paths(impact)[1:],
         "graph": _svg(focus={slug}, affected={slug},
-                      compromised={s["slug"] for s in impact["services"]})})
+                      compromised=set(compromised_slugs(impact)))})
 
 
 @login_required

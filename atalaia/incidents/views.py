@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from atalaia.accounts.models import User
 from atalaia.accounts.permissions import can, require
 from atalaia.catalog.graphsvg import GraphUnavailable, render_svg
-from atalaia.catalog.impact import current_graph, with_paths
+from atalaia.catalog.impact import compromised_slugs, current_graph, with_paths
 from atalaia.catalog.models import Service
 from atalaia.incidents import actions, live
 from atalaia.incidents.models import (
@@ -108,7 +108,7 @@ def room(request, incident_id: int):
     entries = [entry_view(e) for e in incident.entries.order_by("-seq")]
     try:
         graph = render_svg(current_graph(), affected=set(impact.get("affected", [])),
-                           compromised={s["slug"] for s in impact.get("services", [])},
+                           compromised=set(compromised_slugs(impact)),
                            focus=set(impact.get("affected", [])))
     except GraphUnavailable:
         graph = None

@@ -1,6 +1,13 @@
 import pytest
 
-from atalaia.catalog.impact import ServiceGraph, UnknownService, compute, path_of, with_paths
+from atalaia.catalog.impact import (
+    ServiceGraph,
+    UnknownService,
+    compromised_slugs,
+    compute,
+    path_of,
+    with_paths,
+)
 
 
 def build(services, deps, segments=(), serves=()):
@@ -12,7 +19,7 @@ def build(services, deps, segments=(), serves=()):
     for service, target in deps:
         graph.add_dependency(graph.index[service], graph.index[target])
     for svc, seg, share in serves:
-        graph.serves[graph.index[svc]].append((seg_index[seg], share))
+        graph.add_share(graph.index[svc], seg_index[seg], share)
     return graph
 
 
@@ -20,7 +27,7 @@ def test_transitive_dependents_are_compromised_with_their_path():
     graph = build({"db": "critical", "api": "high", "web": "medium", "other": "low"},
                   [("api", "db"), ("web", "api")])
     impact = compute(graph, ["db"])
-    assert {s["slug"] for s in impact["services"]} == {"db", "api", "web"}
+    assert set(compromised_slugs(impact)) == {"db", "api", "web"}
     assert path_of(impact, "web") == ["web", "api", "db"]
     assert path_of(impact, "db") == ["db"]
     assert {s["slug"]: s["path"] for s in with_paths(impact)}["web"] == ["web", "api", "db"]
@@ -39,7 +46,7 @@ def test_diamond_dependency_counts_each_service_and_segment_once():
                           ("svc2", "pt", 0.5)])
     impact = compute(graph, ["db"])
     assert impact["services_affected"] == 4
-    assert [s["slug"] for s in impact["services"]].count("app") == 1
+    assert compromised_slugs(impact).count("app") == 1
     # br: the largest share among compromised services (0.7), not a sum.
     by_segment = {s["slug"]: s["users_affected"] for s in impact["segments"]}
     assert by_segment == {"br": 700, "pt": 250}
@@ -79,3 +86,18 @@ def test_security_risk_is_carried_with_its_reason():
 def test_unknown_service_is_refused():
     with pytest.raises(UnknownService, match="nope"):
         compute(build({"a": "low"}, []), ["nope"])
+
+
+def test_the_path_shown_is_a_shortest_one():
+    graph = build({"db": "low", "a": "low", "b": "low", "web": "low"},
+                  [("a", "db"), ("b", "a"), ("web", "b"), ("web", "db")])
+    assert path_of(compute(graph, ["db"]), "web") == ["web", "db"]
+
+
+def test_several_affected_services_each_explain_their_dependents():
+    graph = build({"db": "low", "dns": "low", "api": "low", "mail": "low"},
+                  [("api", "db"), ("mail", "dns")])
+    impact = compute(graph, ["db", "dns", "db"])
+    assert impact["affected"] == ["db", "dns"]
+    assert path_of(impact, "api") == ["api", "db"]
+    assert path_of(impact, "mail") == ["mail", "dns"]
