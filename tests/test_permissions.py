@@ -56,6 +56,8 @@ PAGES = [
     ("GET", "/services/", None, EVERYONE),
     ("GET", "/services/graph.svg", None, EVERYONE),
     ("GET", "/services/payments/", None, EVERYONE),
+    ("GET", "/services/catalog.yaml", None, EVERYONE),
+    ("GET", "/services/import/", None, ADMIN),
     ("GET", "/plan/", None, EVERYONE),
     ("GET", "/plan/v1/", None, EVERYONE),
     ("GET", "/plan/diff/?a=1&b=1", None, EVERYONE),

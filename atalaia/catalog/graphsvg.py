@@ -50,7 +50,11 @@ def dot_source(graph: ServiceGraph, affected: set[str], compromised: set[str],
     if len(nodes) > settings.GRAPH_FULL_LIMIT:
         seeds = {graph.index[s] for s in (focus or set()) | affected if s in graph.index}
         nodes = neighbourhood(graph, seeds) if seeds else set()
-    lines = ["digraph services {", "rankdir=TB; splines=true; nodesep=0.25; ranksep=0.5;",
+    # Wide catalogs are laid out left to right: a tall picture scrolls and stays
+    # readable, where a wide one would be shrunk until its labels are not.
+    direction = "TB" if len(nodes) <= 40 else "LR"
+    lines = ["digraph services {",
+             f"rankdir={direction}; splines=true; nodesep=0.2; ranksep=0.6; concentrate=true;",
              'node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11];',
              'edge [color="#98a2b3", arrowsize=0.6];']
     for i in sorted(nodes):

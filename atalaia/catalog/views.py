@@ -1,11 +1,15 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
-from atalaia.accounts.permissions import require
+from atalaia.accounts.permissions import can, require
+from atalaia.catalog.actions import export_catalog, import_catalog
 from atalaia.catalog.graphsvg import GraphUnavailable, render_svg
 from atalaia.catalog.impact import compromised_slugs, compute, current_graph, with_paths
 from atalaia.catalog.models import Segment, Service
+from atalaia.lib.yamldoc import DocumentError
 
 
 def _svg(**kwargs) -> str | None:
@@ -21,7 +25,8 @@ def services(request):
     rows = Service.objects.select_related("owner_team").prefetch_related("depends_on",
                                                                          "dependents")
     return render(request, "catalog/services.html", {
-        "services": rows, "segments": Segment.objects.all(), "graph": _svg()})
+        "services": rows, "segments": Segment.objects.all(), "graph": _svg(),
+        "can_edit": can(request.user, "catalog.edit")})
 
 
 @login_required
@@ -44,3 +49,31 @@ def graph_svg(request):
     if svg is None:
         return HttpResponse("Graphviz is not installed", status=503, content_type="text/plain")
     return HttpResponse(svg, content_type="image/svg+xml")
+
+
+@login_required
+def catalog_import(request):
+    require(request.user, "catalog.edit")
+    problems: list[str] = []
+    source = ""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        source = upload.read().decode("utf-8", "replace") if upload else \
+            request.POST.get("source", "")
+        try:
+            counts = import_catalog(source, request.user)
+        except DocumentError as exc:
+            problems = exc.problems
+        else:
+            messages.success(request, _("Imported %(segments)s segments, %(teams)s teams and "
+                                        "%(services)s services.") % counts)
+            return redirect("catalog:services")
+    return render(request, "catalog/import.html", {"problems": problems, "source": source})
+
+
+@login_required
+def catalog_export(request):
+    require(request.user, "view")
+    response = HttpResponse(export_catalog(), content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="catalog.yaml"'
+    return response

@@ -61,3 +61,22 @@ def test_error_names_the_line(loaded):
 def test_cycle_through_stored_services_is_rejected(loaded):
     with pytest.raises(DocumentError, match="cycle"):
         import_catalog("services:\n  - {slug: db, name: Database, depends_on: [api]}\n")
+
+
+def test_console_import_shows_every_problem_and_imports_nothing(demo):
+    from conftest import signed_in
+
+    from atalaia.accounts.models import User
+
+    client = signed_in(User.objects.get(username="admin"))
+    bad = "services:\n  - {slug: a, name: A, critical: high}\n  - {slug: b, nam: B}\n"
+    page = client.post("/services/import/", {"source": bad}).content.decode()
+    assert "line 2: services[0].critical: unknown key &#x27;critical&#x27;" in page
+    assert "line 3: services[1].nam: unknown key &#x27;nam&#x27;" in page
+    assert not Service.objects.filter(slug="a").exists()
+    good = "services:\n  - {slug: new-one, name: New <one>, depends_on: [dns]}\n"
+    assert client.post("/services/import/", {"source": good}).status_code == 302
+    listing = client.get("/services/").content.decode()
+    assert "New &lt;one&gt;" in listing and "New <one>" not in listing
+    exported = client.get("/services/catalog.yaml").content.decode()
+    assert "slug: new-one" in exported

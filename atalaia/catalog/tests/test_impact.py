@@ -101,3 +101,15 @@ def test_several_affected_services_each_explain_their_dependents():
     assert impact["affected"] == ["db", "dns"]
     assert path_of(impact, "api") == ["api", "db"]
     assert path_of(impact, "mail") == ["mail", "dns"]
+
+
+def test_big_catalogs_are_drawn_left_to_right_and_only_around_the_focus(settings):
+    from atalaia.catalog.graphsvg import dot_source
+
+    services = {f"s{i}": "low" for i in range(60)}
+    graph = build(services, [(f"s{i}", f"s{i - 1}") for i in range(1, 60)])
+    assert "rankdir=LR" in dot_source(graph, set(), set())
+    settings.GRAPH_FULL_LIMIT = 50
+    source = dot_source(graph, {"s30"}, set())
+    drawn = {f"s{i}" for i in range(60) if f'"s{i}" [' in source}
+    assert drawn == {"s28", "s29", "s30", "s31", "s32"}
