@@ -64,9 +64,8 @@ def test_cycle_through_stored_services_is_rejected(loaded):
 
 
 def test_console_import_shows_every_problem_and_imports_nothing(demo):
-    from conftest import signed_in
-
     from atalaia.accounts.models import User
+    from conftest import signed_in
 
     client = signed_in(User.objects.get(username="admin"))
     bad = "services:\n  - {slug: a, name: A, critical: high}\n  - {slug: b, nam: B}\n"
