@@ -152,3 +152,16 @@ def test_openapi_schema_is_published(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert "/api/v1/incidents" in response.json()["paths"]
+
+
+@pytest.mark.parametrize("path", [
+    "/incidents?offset=25554477313239777610796367872",
+    "/incidents?limit=0",
+    "/incidents/1/timeline?after=-1",
+    "/incidents/99999999999999999999999",
+    "/plans/99999999999999999999",
+])
+def test_out_of_range_parameters_get_a_4xx(demo, tokens, client, path):
+    response = api(client, "GET", path, tokens["viewer"])
+    assert 400 <= response.status_code < 500
+    assert response.json()["detail"]

@@ -191,7 +191,7 @@ def declare(request, payload: DeclareIn):
 @router.get("", response={200: list[IncidentSummary], **ERRORS})
 def list_incidents(request, level: str | None = None, phase: str | None = None,
                    status: str | None = None, limit: int = Query(50, ge=1, le=500),
-                   offset: int = Query(0, ge=0)):
+                   offset: int = Query(0, ge=0, le=10_000_000)):
     allow(request, "view")
     incidents = visible_incidents(request.auth).prefetch_related("services")
     if level:
@@ -285,7 +285,7 @@ def set_resolution(request, incident_id: int, payload: ResolutionIn):
 
 
 @router.get("/{incident_id}/timeline", response={200: list[EntryOut], **ERRORS})
-def timeline(request, incident_id: int, after: int = Query(0, ge=0),
+def timeline(request, incident_id: int, after: int = Query(0, ge=0, le=2**31),
              limit: int = Query(200, ge=1, le=1000)):
     allow(request, "view")
     incident = _incident(request, incident_id)
