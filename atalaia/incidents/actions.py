@@ -34,7 +34,7 @@ from atalaia.incidents.models import (
     TimelineEntry,
 )
 from atalaia.plans.actions import active_plan
-from atalaia.plans.schema import classify
+from atalaia.plans.schema import classify, describe
 
 __all__ = ["IllegalMove", "IncidentError", "declare_incident", "append_entry"]
 
@@ -83,12 +83,15 @@ def _services(slugs: Iterable[str]) -> list[Service]:
 
 
 def _assess(incident: Incident, slugs: list[str]) -> tuple[str, str]:
+    """Impact and the plan's level for these services; keeps the details of the
+    classification on the incident so the console can explain it in any language."""
     incident.impact = compute(current_graph(), slugs, incident.security_risk,
                               incident.security_reason)
     plan = incident.plan_version.plan if incident.plan_version else None
     if plan is None:
-        return Level.LOCALIZED, "no active plan: the lowest level applies"
-    level, reason, _details = classify(plan, incident.impact)
+        incident.plan_level_details = {"no_plan": True}
+        return Level.LOCALIZED, describe(incident.plan_level_details, "en")
+    level, reason, incident.plan_level_details = classify(plan, incident.impact)
     return level, reason
 
 
@@ -160,7 +163,8 @@ def _save_assessment(incident: Incident, actor: User | None, level: str, reason:
     incident.plan_level, incident.plan_level_reason = level, reason
     if not incident.level_override_reason:
         incident.level = level
-    incident.save(update_fields=["impact", "plan_level", "plan_level_reason", "level",
+    incident.save(update_fields=["impact", "plan_level", "plan_level_reason",
+                                 "plan_level_details", "level",
                                  "security_risk", "security_reason"])
     append_entry(incident, EntryKind.IMPACT, actor,
                  {**change, "impact": _impact_digest(incident.impact)})

@@ -53,6 +53,8 @@ class Incident(models.Model):
     level = models.CharField(max_length=16, choices=Level.choices)
     plan_level = models.CharField(max_length=16, choices=Level.choices)
     plan_level_reason = models.TextField()
+    # The rule and figures behind plan_level, to explain it in the reader's language.
+    plan_level_details = models.JSONField(default=dict)
     level_override_reason = models.TextField(blank=True)
     plan_version = models.ForeignKey(PlanVersion, null=True, on_delete=models.PROTECT,
                                      related_name="incidents")

@@ -189,6 +189,13 @@ def any_value() -> Validator:
     return lambda value, path, checker: value
 
 
+def text_or_localized(max_length: int = 10_000) -> Validator:
+    """Plain text, or text in both product languages."""
+    plain, both = string(max_length), localized()
+    return lambda value, path, checker: (both if isinstance(value, dict) else plain)(
+        value, path, checker)
+
+
 def localized() -> Validator:
     """Text in both product languages: {en: ..., pt-BR: ...}."""
     return mapping({"en": (string(), True), "pt-BR": (string(), True)})

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.utils.translation import gettext_noop
+
 from atalaia.lib import yamldoc as y
 from atalaia.lib.yamldoc import DocumentError
 
@@ -35,7 +37,8 @@ CONDITION = y.mapping({"metric": (y.one_of(*METRICS), True),
 RULE = y.mapping({"level": (y.one_of(*LEVELS), True),
                   "match": (y.one_of("all", "any"), False),
                   "when": (y.list_of(CONDITION, min_items=1), True),
-                  "description": (y.string(500), False)}, defaults={"match": "all"})
+                  "description": (y.text_or_localized(500), False)},
+                 defaults={"match": "all"})
 CHECK_ITEM = y.mapping({"text": (y.localized(), True),
                         "owner": (y.one_of(*INCIDENT_ROLES), True)})
 PLAN = y.mapping({
@@ -103,7 +106,12 @@ def migrate(document: dict, from_version: int) -> dict:
 # -- classification ------------------------------------------------------------------
 
 def classify(plan: dict, impact: dict) -> tuple[str, str, dict]:
-    """The level for an impact: (level, reason, details). Most severe level first."""
+    """The level for an impact: (level, reason, details). Most severe level first.
+
+    The reason is in English for logs and the API; details carry the rule and
+    the figures so that the console can say the same in the reader's language
+    (describe()).
+    """
     figures = {metric: impact.get(metric) for metric in METRICS}
     for level in LEVELS:
         for index, rule in enumerate(plan["rules"]):
@@ -112,15 +120,58 @@ def classify(plan: dict, impact: dict) -> tuple[str, str, dict]:
             results = [_holds(cond, figures) for cond in rule["when"]]
             matched = all(results) if rule["match"] == "all" else any(results)
             if matched:
-                used = [c for c, ok in zip(rule["when"], results, strict=True) if ok]
-                reason = "rule {} ({}): {}".format(
-                    index + 1, rule.get("description") or level,
-                    (" and " if rule["match"] == "all" else " or ").join(
-                        f"{c['metric']} {c['op']} {c['value']} (is {_show(figures[c['metric']])})"
-                        for c in used))
-                return level, reason, {"rule": index + 1, "figures": figures}
-    lowest = LEVELS[-1]
-    return lowest, "no rule matched: the lowest level applies", {"rule": None, "figures": figures}
+                details = {"rule": index + 1, "level": level, "match": rule["match"],
+                           "description": rule.get("description") or "",
+                           "used": [c for c, ok in zip(rule["when"], results, strict=True)
+                                    if ok],
+                           "figures": figures}
+                return level, describe(details, "en"), details
+    details = {"rule": None, "level": LEVELS[-1], "figures": figures}
+    return LEVELS[-1], describe(details, "en"), details
+
+
+def describe(details: dict, language: str | None = None) -> str:
+    """Why the plan gave this level, in words, in the given (or active) language."""
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    with translation.override(language or translation.get_language() or "en"):
+        if details.get("no_plan"):
+            return _("no active plan: the lowest level applies")
+        if details.get("rule") is None:
+            return _("no rule matched: the lowest level applies")
+        joiner = _(" and ") if details["match"] == "all" else _(" or ")
+        conditions = joiner.join(
+            _("%(metric)s %(op)s %(value)s (is %(actual)s)") % {
+                "metric": _(METRIC_LABELS[c["metric"]]), "op": c["op"],
+                "value": _show(c["value"]), "actual": _show(details["figures"][c["metric"]])}
+            for c in details["used"])
+        description = pick_text(details.get("description"), translation.get_language()) \
+            or _(LEVEL_LABELS[details["level"]])
+        return _("rule %(number)s (%(description)s): %(conditions)s") % {
+            "number": details["rule"], "description": description, "conditions": conditions}
+
+
+def pick_text(text, language: str | None) -> str:
+    """A plan text that is either plain or given per language ({en, pt-BR})."""
+    if isinstance(text, dict):
+        return text["pt-BR"] if (language or "").lower().startswith("pt") else text["en"]
+    return text or ""
+
+
+# In English a reason names the metric as the plan file does; translations
+# give the words (marked here, translated when a reason is described).
+METRIC_LABELS = {
+    "users_affected": gettext_noop("users_affected"),
+    "users_share": gettext_noop("users_share"),
+    "services_affected": gettext_noop("services_affected"),
+    "critical_services": gettext_noop("critical_services"),
+    "security_risk": gettext_noop("security_risk"),
+    "operational_risk": gettext_noop("operational_risk"),
+}
+LEVEL_LABELS = {"critical": gettext_noop("Critical incident"),
+                "large_scale": gettext_noop("Large-scale failure"),
+                "localized": gettext_noop("Localized failure")}
 
 
 def _holds(cond: dict, figures: dict) -> bool:

@@ -1,4 +1,5 @@
 from django import template
+from django.utils.translation import pgettext_lazy
 
 register = template.Library()
 
@@ -7,3 +8,38 @@ register = template.Library()
 def get_item(mapping, key):
     """mapping[key] for keys a template cannot spell, such as 'pt-BR'."""
     return mapping.get(key, "") if hasattr(mapping, "get") else ""
+
+
+RISK_LABELS = {"low": pgettext_lazy("risk", "Low"), "medium": pgettext_lazy("risk", "Medium"),
+               "high": pgettext_lazy("risk", "High")}
+
+
+@register.filter
+def risk_label(value):
+    return RISK_LABELS.get(value, value)
+
+
+@register.filter
+def criticality_label(value):
+    from atalaia.catalog.models import Criticality
+
+    return dict(Criticality.choices).get(value, value)
+
+
+@register.simple_tag
+def level_reason(incident):
+    """Why the plan gave this level, in the reader's language."""
+    from atalaia.plans.schema import describe
+
+    if incident.plan_level_details:
+        return describe(incident.plan_level_details)
+    return incident.plan_level_reason
+
+
+@register.filter
+def plan_text(text):
+    from django.utils.translation import get_language
+
+    from atalaia.plans.schema import pick_text
+
+    return pick_text(text, get_language())
