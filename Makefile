@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench clean
+.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live clean
 
 $(BIN)/atalaia: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ test-postgres: install system-deps
 
 bench: install
 	$(BIN)/python bench/impact.py
+
+bench-live: install
+	$(BIN)/python bench/live.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

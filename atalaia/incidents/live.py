@@ -32,6 +32,9 @@ class Hub:
         self.viewers: defaultdict[int, int] = defaultdict(int)
         self.thread: threading.Thread | None = None
         self.polls = 0
+        # The entries last read for each watched incident, shared by its viewers.
+        self.fetch_lock = threading.Lock()
+        self.recent: dict[int, list[TimelineEntry]] = {}
 
     def subscribe(self, incident_id: int) -> None:
         with self.condition:
@@ -46,6 +49,7 @@ class Hub:
             if self.viewers[incident_id] <= 0:
                 del self.viewers[incident_id]
                 self.counts.pop(incident_id, None)
+                self.recent.pop(incident_id, None)
 
     def wait(self, incident_id: int, after: int, timeout: float) -> int:
         """Block until the incident has more than `after` entries (or timeout); the count."""
@@ -94,10 +98,23 @@ hub = Hub()
 
 
 def entries_after(incident_id: int, after: int) -> list[TimelineEntry]:
-    entries = list(TimelineEntry.objects.filter(incident_id=incident_id, seq__gt=after)
-                   .order_by("seq")[:500])
-    release_connection()
-    return entries
+    """The entries after seq `after` (at most 500). A new entry wakes every viewer of the
+    incident at once: the first reads it from the database, the others get the same rows
+    from memory, so a hundred viewers cost one query (and connection), not a hundred."""
+    with hub.fetch_lock:
+        known = hub.counts.get(incident_id)
+        cached = hub.recent.get(incident_id)
+        # Seqs have no gaps, so a cached run that starts at or before after + 1 and
+        # reaches the count the watcher saw holds every entry this viewer may miss.
+        if known is not None and cached and cached[0].seq <= after + 1 \
+                and cached[-1].seq >= known:
+            return [e for e in cached if e.seq > after]
+        entries = list(TimelineEntry.objects.filter(incident_id=incident_id, seq__gt=after)
+                       .order_by("seq")[:500])
+        release_connection()
+        if entries and incident_id in hub.viewers:
+            hub.recent[incident_id] = entries
+        return entries
 
 
 def release_connection() -> None:
