@@ -9,6 +9,7 @@ from atalaia.catalog.actions import export_catalog, import_catalog
 from atalaia.catalog.graphsvg import GraphUnavailable, render_svg
 from atalaia.catalog.impact import compromised_slugs, compute, current_graph, with_paths
 from atalaia.catalog.models import Segment, Service
+from atalaia.lib.uploads import uploaded_text
 from atalaia.lib.yamldoc import DocumentError
 
 
@@ -57,9 +58,7 @@ def catalog_import(request):
     problems: list[str] = []
     source = ""
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        source = upload.read().decode("utf-8", "replace") if upload else \
-            request.POST.get("source", "")
+        source = uploaded_text(request)
         try:
             counts = import_catalog(source, request.user)
         except DocumentError as exc:

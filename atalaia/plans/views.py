@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from atalaia.accounts.permissions import can, require
+from atalaia.lib.uploads import uploaded_text
 from atalaia.lib.yamldoc import DocumentError
 from atalaia.plans.actions import activate_plan, diff_plans, import_plan
 from atalaia.plans.models import PlanVersion
@@ -37,9 +38,7 @@ def upload(request):
     problems: list[str] = []
     source = ""
     if request.method == "POST":
-        upload_file = request.FILES.get("file")
-        source = upload_file.read().decode("utf-8", "replace") if upload_file else \
-            request.POST.get("source", "")
+        source = uploaded_text(request)
         try:
             version = import_plan(source, request.user, activate=bool(request.POST.get("activate")),
                                   note=request.POST.get("note", ""))

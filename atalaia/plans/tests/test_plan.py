@@ -85,3 +85,16 @@ def test_import_makes_versions_and_one_active(demo):
 def test_plan_naming_an_unknown_team_is_refused(db):
     with pytest.raises(DocumentError, match="unknown team 'technical'"):
         import_plan(DEMO_PLAN)
+
+
+def test_console_upload_of_a_file_shows_problems_or_makes_a_version(demo, clients):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    bad = SimpleUploadedFile("plan.yaml", DEMO_PLAN.replace("rules:", "rulez:").encode())
+    page = clients["admin"].post("/plan/upload/", {"file": bad, "activate": "on"})
+    assert "rulez: unknown key" in page.content.decode()
+    good = SimpleUploadedFile("plan.yaml", DEMO_PLAN.encode())
+    response = clients["admin"].post("/plan/upload/", {"file": good, "activate": "on",
+                                                       "note": "same again"})
+    assert response.status_code == 302 and response["Location"] == "/plan/v2/"
+    assert PlanVersion.objects.get(is_active=True).note == "same again"
