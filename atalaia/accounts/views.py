@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from atalaia.accounts import twofactor
-from atalaia.accounts.actions import audit, create_token, revoke_token, set_role
+from atalaia.accounts.actions import audit, create_token, create_user, revoke_token, set_role
 from atalaia.accounts.models import AccountRole, ApiToken, AuditEvent, User
 from atalaia.accounts.permissions import require
 
@@ -109,10 +109,31 @@ class UserForm(forms.Form):
     totp_required = forms.BooleanField(required=False)
 
 
+class NewUserForm(forms.Form):
+    username = forms.RegexField(r"^[\w.@+-]{1,150}$", max_length=150)
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=AccountRole.choices)
+    password = forms.CharField(widget=forms.PasswordInput, min_length=12)
+
+    def clean_username(self):
+        name = self.cleaned_data["username"]
+        if User.objects.filter(username=name).exists():
+            raise forms.ValidationError(_("That username is taken."))
+        return name
+
+
 @login_required
 def users(request):
     require(request.user, "users.manage")
-    if request.method == "POST":
+    new_user = NewUserForm(request.POST if "create" in request.POST else None)
+    if new_user.is_bound:
+        if new_user.is_valid():
+            data = new_user.cleaned_data
+            create_user(data["username"], data["password"], data["role"], request.user,
+                        email=data["email"])
+            messages.success(request, _("User %(name)s created.") % {"name": data["username"]})
+            return redirect("accounts:users")
+    elif request.method == "POST":
         user = get_object_or_404(User, pk=request.POST.get("user"))
         form = UserForm(request.POST)
         if form.is_valid():
@@ -126,7 +147,8 @@ def users(request):
             messages.success(request, _("Saved."))
         return redirect("accounts:users")
     return render(request, "accounts/users.html", {
-        "users": User.objects.order_by("username"), "roles": AccountRole.choices})
+        "users": User.objects.order_by("username"), "roles": AccountRole.choices,
+        "new_user": new_user})
 
 
 @login_required

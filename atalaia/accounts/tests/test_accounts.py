@@ -69,3 +69,18 @@ def test_configuration_changes_are_audited(demo, personas):
     assert ("plan.import", "system") in actions
     event = AuditEvent.objects.get(action="user.role")
     assert event.changes == {"role": ["viewer", "responder"]}
+
+
+def test_admin_creates_a_user_who_can_then_sign_in(personas, clients):
+    response = clients["admin"].post("/accounts/users/", {
+        "create": "1", "username": "maria", "email": "maria@example.com",
+        "role": "communicator", "password": "uma senha bem longa"})
+    assert response.status_code == 302
+    taken = clients["admin"].post("/accounts/users/", {
+        "create": "1", "username": "maria", "role": "viewer", "password": "x" * 12})
+    assert "That username is taken." in taken.content.decode()
+    client = Client()
+    client.post("/accounts/login/", {"username": "maria", "password": "uma senha bem longa"})
+    assert client.get("/incidents/").status_code == 200
+    assert AuditEvent.objects.filter(action="user.create", object_repr="maria",
+                                     actor_name="admin").exists()
