@@ -165,3 +165,22 @@ def test_out_of_range_parameters_get_a_4xx(demo, tokens, client, path):
     response = api(client, "GET", path, tokens["viewer"])
     assert 400 <= response.status_code < 500
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs"), [
+    ("get", "/api/v1/incidents?status=%00", {}),
+    ("post", "/api/v1/incidents", {"data": '{"title": "a\\u0000b", "services": ["auth"]}',
+                                   "content_type": "application/json"}),
+    ("post", "/incidents/new/", {"data": {"title": "a\x00b", "services": ["auth"]}}),
+])
+def test_nul_characters_are_refused_everywhere(demo, tokens, clients, method, path, kwargs):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {tokens['admin']}"} if "/api/" in path else {}
+    client = clients["commander"]
+    response = getattr(client, method)(path, **kwargs, **headers)
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode()
+
+
+def test_unknown_filter_value_is_a_422(demo, tokens, client):
+    response = api(client, "GET", "/incidents?level=owner", tokens["viewer"])
+    assert response.status_code == 422 and "level" in response.json()["detail"]

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Literal
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -188,9 +189,14 @@ def declare(request, payload: DeclareIn):
     return Status(201, _fresh(incident))
 
 
+LevelName = Literal["localized", "large_scale", "critical"]
+StageName = Literal["assessment", "response", "resolution", "review", "closed"]
+StatusName = Literal["investigating", "identified", "monitoring", "resolved"]
+
+
 @router.get("", response={200: list[IncidentSummary], **ERRORS})
-def list_incidents(request, level: str | None = None, phase: str | None = None,
-                   status: str | None = None, limit: int = Query(50, ge=1, le=500),
+def list_incidents(request, level: LevelName | None = None, phase: StageName | None = None,
+                   status: StatusName | None = None, limit: int = Query(50, ge=1, le=500),
                    offset: int = Query(0, ge=0, le=10_000_000)):
     allow(request, "view")
     incidents = visible_incidents(request.auth).prefetch_related("services")
