@@ -16,11 +16,12 @@ $(BIN)/atalaia: pyproject.toml
 install: $(BIN)/atalaia
 
 # Debian packages the tests need (Chromium for browser tests, Graphviz for the
-# dependency picture). Installed only when missing and when we are root.
+# dependency picture, Prometheus Alertmanager as a real intake client). Installed only when missing and when we are root.
 system-deps:
 	@missing=""; \
 	command -v dot >/dev/null || missing="$$missing graphviz"; \
 	[ -x "$${ATALAIA_CHROMIUM:-/usr/bin/chromium}" ] || missing="$$missing chromium"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \

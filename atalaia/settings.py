@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "atalaia.catalog",
     "atalaia.plans",
     "atalaia.incidents",
+    "atalaia.intake",
     "atalaia.monitoring",
     "atalaia.notify",
     "atalaia.web",
@@ -151,6 +152,11 @@ LIVE_POLL_SECONDS = env.number("ATALAIA_LIVE_POLL_SECONDS", 0.25, minimum=0.01)
 LIVE_STREAM_SECONDS = env.number("ATALAIA_LIVE_STREAM_SECONDS", 300.0, minimum=1)
 WEB_WORKERS = env.integer("ATALAIA_WEB_WORKERS", 2, minimum=1)
 WEB_THREADS = env.integer("ATALAIA_WEB_THREADS", 128, minimum=1)
+# HTTPS served by `atalaia web` itself, for setups without a proxy in front.
+TLS_CERT_FILE = env.string("ATALAIA_TLS_CERT_FILE")
+TLS_KEY_FILE = env.string("ATALAIA_TLS_KEY_FILE")
+if bool(TLS_CERT_FILE) != bool(TLS_KEY_FILE):
+    raise ImproperlyConfigured("ATALAIA_TLS_CERT_FILE and ATALAIA_TLS_KEY_FILE go together")
 
 CHROMIUM = env.string("ATALAIA_CHROMIUM", "/usr/bin/chromium")
 GRAPHVIZ_DOT = env.string("ATALAIA_GRAPHVIZ_DOT", "dot")
@@ -168,3 +174,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.string("ATALAIA_LOG_LEVEL", "INFO")},
     "loggers": {"django.server": {"level": "WARNING"}},
 }
+
+# Intake: the largest request body accepted, the default events per minute per
+# integration, and how long after its last signal an incident still takes in
+# related new signals.
+INTAKE_MAX_BYTES = env.integer("ATALAIA_INTAKE_MAX_BYTES", 1_048_576, minimum=1024)
+INTAKE_RATE_PER_MINUTE = env.integer("ATALAIA_INTAKE_RATE_PER_MINUTE", 6000, minimum=1)
+GROUPING_WINDOW_MINUTES = env.integer("ATALAIA_GROUPING_WINDOW_MINUTES", 30, minimum=1)
+# How long the worker waits before looking again when it found nothing to do.
+WORKER_POLL_SECONDS = env.number("ATALAIA_WORKER_POLL_SECONDS", 0.25, minimum=0.01)

@@ -2,12 +2,17 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from atalaia.api import api
+from atalaia.intake import views as intake_views
 from atalaia.web import views as web_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list"), name="home"),
     path("healthz", web_views.healthz, name="healthz"),
     path("api/v1/", api.urls),
+    # PagerDuty clients post to /v2/enqueue on the host they are given.
+    path("v2/enqueue", intake_views.pagerduty_enqueue, name="pagerduty_enqueue"),
+    path("v2/change/enqueue", intake_views.pagerduty_change, name="pagerduty_change"),
+    path("intake/", include("atalaia.intake.urls")),
     path("accounts/", include("atalaia.accounts.urls")),
     path("incidents/", include("atalaia.incidents.urls")),
     path("services/", include("atalaia.catalog.urls")),

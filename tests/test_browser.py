@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+
+from tests.servers import database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -43,14 +44,6 @@ def log_in(page, base, username):
     page.fill("#id_password", "correct horse battery")
     page.click("button[type=submit]")
     page.wait_for_url(base + "/incidents/")
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    host = db["HOST"] or "127.0.0.1"
-    return f"postgresql://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def test_declare_and_follow_the_timeline_live(browser, live_server, transactional_db, demo):

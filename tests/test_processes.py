@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from atalaia.web.models import ProcessBeat
-from tests.test_browser import database_url
+from tests.servers import database_url
 
 
 def atalaia(*args, env=None, **kwargs):

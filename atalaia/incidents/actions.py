@@ -148,7 +148,8 @@ def _impact_digest(impact: dict) -> dict:
 
 
 @transaction.atomic
-def set_affected_services(incident: Incident, actor: User, services: Iterable[str]) -> None:
+def set_affected_services(incident: Incident, actor: User | None,
+                          services: Iterable[str]) -> None:
     affected = _services(services)
     incident = _lock(incident)
     slugs = [s.slug for s in affected]

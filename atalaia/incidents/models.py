@@ -65,6 +65,8 @@ class Incident(models.Model):
     confidential = models.BooleanField(default=False)
     security_risk = models.BooleanField(default=False)
     security_reason = models.TextField(blank=True)
+    # Declared by the worker from a signal: clears to resolution when its signals do.
+    auto_declared = models.BooleanField(default=False)
     services = models.ManyToManyField(Service, related_name="incidents", blank=True)
     impact = models.JSONField(default=dict)
     eta = models.DateTimeField(null=True, blank=True)
@@ -140,6 +142,7 @@ class EntryKind(models.TextChoices):
     VISIBILITY = "visibility", _("Visibility")
     SECURITY = "security", _("Security risk")
     RESOLUTION = "resolution", _("Root cause and fix")
+    SIGNAL = "signal", _("Signal")
 
 
 class TimelineEntry(models.Model):

@@ -47,6 +47,9 @@ PLAN = y.mapping({
     "levels": (y.mapping({lvl: (LEVEL, True) for lvl in LEVELS}), True),
     "rules": (y.list_of(RULE), True),
     "checklists": (y.mapping({p: (y.list_of(CHECK_ITEM), False) for p in PHASES}), True),
+    # Optional; without it only critical signals declare incidents by themselves.
+    "intake": (y.mapping({"auto_declare_severities": (
+        y.list_of(y.one_of("critical", "error", "warning", "info")), False)}), False),
 })
 
 

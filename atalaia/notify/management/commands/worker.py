@@ -1,19 +1,22 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from atalaia.intake.grouping import group_signals
 from atalaia.lib.loop import Loop
 
 
 def work_step() -> float:
     """One turn of the worker: claim and run due work. Returns the pause before the next.
 
-    No kind of durable work exists yet (deliveries and escalation steps come
-    with paging); the process, its heartbeat and its clean stop are real.
+    Today: group new signals into incidents. Deliveries and escalation steps
+    join with paging.
     """
-    return 1.0
+    handled = group_signals()
+    return 0.0 if handled else settings.WORKER_POLL_SECONDS
 
 
 class Command(BaseCommand):
-    help = "Run the worker: deliveries, escalations and other due work."
+    help = "Run the worker: signal grouping (and, later, deliveries and escalations)."
 
     def handle(self, *args, **options):
         Loop("worker", work_step).run()

@@ -12,8 +12,12 @@ class Command(BaseCommand):
                             help="address:port (default 127.0.0.1:$PORT or 8000)")
         parser.add_argument("--workers", type=int, default=settings.WEB_WORKERS)
         parser.add_argument("--threads", type=int, default=settings.WEB_THREADS)
+        parser.add_argument("--certfile", default=settings.TLS_CERT_FILE,
+                            help="serve HTTPS with this certificate (PEM)")
+        parser.add_argument("--keyfile", default=settings.TLS_KEY_FILE,
+                            help="the certificate's private key (PEM)")
 
-    def handle(self, *args, bind, workers, threads, **options):
+    def handle(self, *args, bind, workers, threads, certfile, keyfile, **options):
         from gunicorn.app.base import BaseApplication
 
         bind = bind or f"{os.environ.get('ATALAIA_HOST', '127.0.0.1')}:" \
@@ -28,6 +32,9 @@ class Command(BaseCommand):
                                    "graceful_timeout": 5, "accesslog": None,
                                    "keepalive": 5}.items():
                     self.cfg.set(key, value)
+                if certfile:
+                    self.cfg.set("certfile", certfile)
+                    self.cfg.set("keyfile", keyfile)
 
             def load(self):
                 from atalaia.wsgi import application
