@@ -9,6 +9,8 @@ from atalaia.catalog.api import router as catalog_router
 from atalaia.incidents.actions import IncidentError
 from atalaia.incidents.api import router as incidents_router
 from atalaia.incidents.lifecycle import IllegalMove
+from atalaia.intake.actions import SignalError
+from atalaia.intake.api import router as intake_router
 from atalaia.lib.apiutil import AUTH
 from atalaia.lib.yamldoc import DocumentError
 from atalaia.plans.api import router as plans_router
@@ -18,6 +20,7 @@ api = NinjaAPI(title="Atalaia API", version="1", urls_namespace="api", auth=AUTH
 api.add_router("/", catalog_router)
 api.add_router("/plans", plans_router)
 api.add_router("/incidents", incidents_router)
+api.add_router("/", intake_router)
 
 
 def _error(request, status: int, detail: str, **extra):
@@ -58,6 +61,11 @@ def incident_error(request, exc):
 
 @api.exception_handler(IllegalMove)
 def illegal_move(request, exc):
+    return _error(request, 409, str(exc))
+
+
+@api.exception_handler(SignalError)
+def signal_error(request, exc):
     return _error(request, 409, str(exc))
 
 

@@ -5,6 +5,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from atalaia.incidents.actions import declare_incident
+from atalaia.intake.actions import create_integration, record_events
+from atalaia.intake.formats.common import Event
+from atalaia.intake.models import Signal
 from conftest import ROLES, api
 
 EVERYONE = set(ROLES)
@@ -46,6 +49,12 @@ API_ROUTES = [
     ("POST", "/incidents/{id}/timeline", {"kind": "note", "text": "hi"}, NOTE),
     ("POST", "/incidents/{id}/timeline", {"kind": "action", "text": "did"}, RESPOND),
     ("POST", "/incidents/{id}/checklist/{item}", {"done": True}, RESPOND),
+    ("GET", "/integrations", None, ADMIN),
+    ("POST", "/integrations", {"kind": "generic", "name": "Scripts"}, ADMIN),
+    ("GET", "/signals", None, EVERYONE),
+    ("POST", "/signals/{signal}/declare", None, DECLARE),
+    ("POST", "/signals/{signal}/attach", {"incident": "{id}"}, RESPOND),
+    ("POST", "/signals/{signal}/dismiss", None, RESPOND),
 ]
 
 # Console pages: (method, path, form data, roles allowed).
@@ -77,17 +86,28 @@ PAGES = [
     ("POST", "/incidents/{id}/do/visibility/", {}, COMMAND),
     ("POST", "/incidents/{id}/do/check/", {"item": "{item}", "done": "1"}, RESPOND),
     ("POST", "/incidents/{id}/do/resolution/", {"root_cause": "x"}, RESPOND),
+    ("GET", "/signals/", None, EVERYONE),
+    ("POST", "/signals/{signal}/declare/", {}, DECLARE),
+    ("POST", "/signals/{signal}/attach/", {"incident": "{id}"}, RESPOND),
+    ("POST", "/signals/{signal}/dismiss/", {}, RESPOND),
+    ("GET", "/integrations/", None, ADMIN),
 ]
 
 
 @pytest.fixture
 def incident(demo, personas):
-    return declare_incident(personas["admin"], "Permissions", ["dns"])
+    incident = declare_incident(personas["admin"], "Permissions", ["dns"])
+    integration, _key = create_integration("generic", "Scripts")
+    record_events(integration, "generic", [Event(action="trigger", dedup_key="k",
+                                                 severity="warning", summary="odd",
+                                                 service_hint="intranet")])
+    return incident
 
 
 def fill(path, incident):
     return path.replace("{id}", str(incident.pk)).replace(
-        "{item}", str(incident.checklist.first().pk))
+        "{item}", str(incident.checklist.first().pk)).replace(
+        "{signal}", str(Signal.objects.get(dedup_key="k").pk))
 
 
 def body_for(body, incident):
@@ -146,6 +166,7 @@ def test_every_route_is_in_the_permission_tables():
                 for method in operation.methods:
                     full = (prefix.rstrip("/") + "/" + path.lstrip("/")).rstrip("/")
                     api_paths.add((method, full.replace("{incident_id}", "{id}")
+                                   .replace("{signal_id}", "{signal}")
                                    .replace("{item_id}", "{item}").replace("{slug}", "*")
                                    .replace("{number}", "*")))
     tested = {(m, _shape(p)) for m, p, _, _ in API_ROUTES}
@@ -163,6 +184,7 @@ PUBLIC_PAGES = {"healthz", "accounts/login/", "accounts/logout/", "accounts/2fa/
                 "accounts/2fa/enrol/", "accounts/language/", "", "api/v1/",
                 "accounts/tokens/<int:token_id>/revoke/", "incidents/<int:incident_id>/live/",
                 "incidents/<int:incident_id>/do/<str:action>/",
+                "signals/<int:signal_id>/<str:decision>/",
                 # Intake: authenticated by the integration's key (atalaia/intake/tests).
                 "v2/enqueue", "v2/change/enqueue", "intake/pagerduty/v2/enqueue",
                 "intake/pagerduty/v2/change/enqueue", "intake/alertmanager",

@@ -17,6 +17,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "catalog.edit": frozenset({A}),
     "plan.edit": frozenset({A}),
     "users.manage": frozenset({A}),
+    "integrations.manage": frozenset({A}),
     "audit.view": frozenset({A}),
 }
 

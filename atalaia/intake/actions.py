@@ -16,6 +16,7 @@ from django.utils import timezone
 from atalaia.accounts.actions import audit
 from atalaia.accounts.models import User
 from atalaia.catalog.models import Service
+from atalaia.incidents.models import EntryKind, Incident
 from atalaia.intake.formats.common import Event
 from atalaia.intake.models import ChangeEvent, Integration, RateWindow, Signal, SignalStatus
 from atalaia.lib.crypto import sha256_hex
@@ -108,3 +109,60 @@ def record_change(integration: Integration, change: dict) -> ChangeEvent:
         integration=integration, summary=change["summary"], source=change.get("source", ""),
         happened_at=change.get("happened_at") or timezone.now(),
         details=change.get("details") or {}, links=change.get("links") or [])
+
+
+def _lock_live(signal: Signal) -> Signal:
+    locked = Signal.objects.select_for_update(of=("self",)).select_related("service").get(
+        pk=signal.pk)
+    if locked.incident_id is not None:
+        raise SignalError("this signal already belongs to an incident")
+    if locked.status == SignalStatus.RESOLVED:
+        raise SignalError("this signal has cleared")
+    return locked
+
+
+class SignalError(ValueError):
+    """A decision about a signal that cannot be taken; the message says why."""
+
+
+@transaction.atomic
+def declare_from_signal(signal: Signal, actor: User) -> Incident:
+    """A person decides that a signal from the inbox is an incident."""
+    from atalaia.incidents.actions import append_entry, declare_incident
+
+    signal = _lock_live(signal)
+    if signal.service is None:
+        raise SignalError("this signal names no known service: declare the incident by "
+                          "hand with the affected services")
+    incident = declare_incident(actor, signal.summary[:200], [signal.service.slug],
+                                summary=f"Declared from a {signal.severity} signal "
+                                        f"({signal.source}: {signal.dedup_key}).")
+    Signal.objects.filter(pk=signal.pk).update(incident=incident)
+    append_entry(incident, EntryKind.SIGNAL, actor, {
+        "signal": signal.pk, "event": "joined", "summary": signal.summary,
+        "service": signal.service.slug, "source": signal.source,
+        "reason": "declared by a person from the inbox"})
+    return incident
+
+
+@transaction.atomic
+def attach_signal(signal: Signal, incident: Incident, actor: User) -> None:
+    from atalaia.incidents.actions import append_entry, set_affected_services
+
+    signal = _lock_live(signal)
+    Signal.objects.filter(pk=signal.pk).update(incident=incident)
+    slugs = list(incident.services.values_list("slug", flat=True))
+    if signal.service is not None and signal.service.slug not in slugs:
+        set_affected_services(incident, actor, [*slugs, signal.service.slug])
+    append_entry(incident, EntryKind.SIGNAL, actor, {
+        "signal": signal.pk, "event": "joined", "summary": signal.summary,
+        "service": signal.service.slug if signal.service else None, "source": signal.source,
+        "reason": "attached by a person"})
+
+
+@transaction.atomic
+def dismiss_signal(signal: Signal, actor: User) -> None:
+    signal = _lock_live(signal)
+    Signal.objects.filter(pk=signal.pk).update(
+        status=SignalStatus.RESOLVED, resolved_at=timezone.now(), dismissed_by=actor,
+        needs_grouping=False)

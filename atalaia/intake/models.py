@@ -85,6 +85,9 @@ class Signal(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     incident = models.ForeignKey("incidents.Incident", null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="signals")
+    # A person decided this signal needs no incident.
+    dismissed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
     # Set when the worker has grouped the latest change into an incident (or the inbox).
     needs_grouping = models.BooleanField(default=True, db_index=True)
 

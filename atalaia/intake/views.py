@@ -5,14 +5,21 @@ not know, and answer only after the events are committed."""
 import json
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from atalaia.accounts.permissions import can, require
+from atalaia.catalog.models import Service
+from atalaia.incidents.visibility import visible_incidents
 from atalaia.intake import actions
 from atalaia.intake.formats import alertmanager, generic, pagerduty
 from atalaia.intake.formats.common import InvalidEvent
-from atalaia.intake.models import IntegrationKind
+from atalaia.intake.models import Integration, IntegrationKind, Signal, SignalStatus
 
 
 def _invalid(errors: list[str], status: int = 400) -> JsonResponse:
@@ -116,3 +123,67 @@ def alertmanager_webhook(request, key: str | None = None):
 @require_POST
 def generic_webhook(request, key: str | None = None):
     return _batch(request, key, IntegrationKind.GENERIC, generic.parse)
+
+
+# -- console pages: the signal inbox and the integrations ---------------------------
+
+
+@login_required
+def inbox(request):
+    require(request.user, "view")
+    status = request.GET.get("status", "open")
+    if status not in SignalStatus.values:
+        status = "open"
+    signals = (Signal.objects.filter(status=status, incident__isnull=True)
+               .select_related("service", "integration").order_by("-last_seen_at")[:200])
+    grouped = (Signal.objects.filter(status=status, incident__in=visible_incidents(
+        request.user).values("pk")).select_related("service", "incident")
+        .order_by("-last_seen_at")[:200])
+    return render(request, "intake/inbox.html", {
+        "signals": signals, "grouped": grouped, "status": status,
+        "statuses": SignalStatus.choices,
+        "incidents": visible_incidents(request.user).filter(
+            stage__in=("assessment", "response", "resolution")).order_by("-declared_at")[:50],
+        "can_declare": can(request.user, "incident.declare"),
+        "can_respond": can(request.user, "incident.respond")})
+
+
+@login_required
+@require_POST
+def decide(request, signal_id: int, decision: str):
+    capability = {"declare": "incident.declare", "attach": "incident.respond",
+                  "dismiss": "incident.respond"}.get(decision)
+    if capability is None:
+        raise Http404("unknown decision")
+    require(request.user, capability)
+    signal = get_object_or_404(Signal, pk=signal_id, incident__isnull=True)
+    try:
+        if decision == "declare":
+            incident = actions.declare_from_signal(signal, request.user)
+            return redirect("incidents:room", incident_id=incident.pk)
+        if decision == "attach":
+            incident = get_object_or_404(visible_incidents(request.user),
+                                         pk=request.POST.get("incident") or 0)
+            actions.attach_signal(signal, incident, request.user)
+        else:
+            actions.dismiss_signal(signal, request.user)
+    except actions.SignalError as exc:
+        messages.error(request, str(exc))
+    return redirect("signals")
+
+
+@login_required
+def integrations(request):
+    require(request.user, "integrations.manage")
+    key = None
+    if request.method == "POST":
+        kind, name = request.POST.get("kind", ""), request.POST.get("name", "").strip()
+        service = Service.objects.filter(slug=request.POST.get("service", "")).first()
+        if kind in IntegrationKind.values and name:
+            _integration, key = actions.create_integration(kind, name, request.user, service)
+        else:
+            messages.error(request, _("Choose a kind and give the integration a name."))
+    return render(request, "intake/integrations.html", {
+        "integrations": Integration.objects.select_related("service"), "key": key,
+        "kinds": IntegrationKind.choices, "services": Service.objects.values_list("slug", "name"),
+        "base": request.build_absolute_uri("/").rstrip("/")})

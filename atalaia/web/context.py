@@ -2,7 +2,8 @@ from django.conf import settings
 
 from atalaia.accounts.permissions import can
 
-NAV_CAPABILITIES = ("view", "users.manage", "audit.view", "plan.edit", "incident.declare")
+NAV_CAPABILITIES = ("view", "users.manage", "audit.view", "plan.edit", "incident.declare",
+                    "integrations.manage")
 
 
 def site(request):
