@@ -183,3 +183,5 @@ INTAKE_RATE_PER_MINUTE = env.integer("ATALAIA_INTAKE_RATE_PER_MINUTE", 6000, min
 GROUPING_WINDOW_MINUTES = env.integer("ATALAIA_GROUPING_WINDOW_MINUTES", 30, minimum=1)
 # How long the worker waits before looking again when it found nothing to do.
 WORKER_POLL_SECONDS = env.number("ATALAIA_WORKER_POLL_SECONDS", 0.25, minimum=0.01)
+# The incident room lists changes (deploys…) from this many hours before declaration.
+CHANGES_LOOKBACK_HOURS = env.integer("ATALAIA_CHANGES_LOOKBACK_HOURS", 4, minimum=1)

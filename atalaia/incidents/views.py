@@ -1,5 +1,6 @@
 import json
 import time
+from datetime import timedelta
 
 from django import forms
 from django.conf import settings
@@ -129,7 +130,18 @@ def room(request, incident_id: int):
         "may": {cap: can(request.user, "incident." + cap)
                 for cap in ("command", "respond", "communicate", "note")},
         "portuguese": lang.lower().startswith("pt"),
+        "changes": _changes_before(incident),
+        "signals": incident.signals.select_related("service").order_by("-last_seen_at")[:50],
     })
+
+
+def _changes_before(incident: Incident) -> list:
+    """Deploys and other changes in the hours before the incident: the usual suspects."""
+    from atalaia.intake.models import ChangeEvent
+
+    since = incident.declared_at - timedelta(hours=settings.CHANGES_LOOKBACK_HOURS)
+    return list(ChangeEvent.objects.filter(happened_at__gte=since,
+                                           happened_at__lte=incident.declared_at)[:20])
 
 
 def _phases(incident: Incident) -> list[dict]:

@@ -8,7 +8,7 @@ Each alert is one signal, identified by its fingerprint.
 import hashlib
 import json
 
-from atalaia.intake.formats.common import SEVERITIES, Event, InvalidEvent
+from atalaia.intake.formats.common import SEVERITIES, Event, InvalidEvent, safe_links
 
 SEVERITY_WORDS = {"critical": "critical", "page": "critical", "high": "error",
                   "error": "error", "major": "error", "warning": "warning", "warn": "warning",
@@ -46,8 +46,7 @@ def _event(alert, index: int, errors: list[str]) -> Event:
     severity = SEVERITY_WORDS.get(str(labels.get("severity", "")).lower(), "error")
     summary = (annotations.get("summary") or annotations.get("description")
                or labels.get("alertname") or "alert")
-    links = [{"href": alert["generatorURL"], "text": "source"}] \
-        if alert.get("generatorURL") else []
+    links = safe_links([{"href": alert.get("generatorURL") or "", "text": "source"}])
     return Event(action="trigger" if status == "firing" else "resolve",
                  dedup_key=str(fingerprint)[:255], severity=severity,
                  summary=str(summary)[:1024],

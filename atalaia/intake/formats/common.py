@@ -39,3 +39,14 @@ def text(value, name: str, errors: list[str], required: bool = False,
     if len(value) > max_length:
         errors.append(f"'{name}' is longer than {max_length} characters")
     return value[:max_length]
+
+
+def safe_links(items) -> list[dict]:
+    """Links as {href, text}, only http(s): a link is shown to people in the console,
+    and a javascript: or data: address there would run in their session."""
+    links = []
+    for item in items[:20]:
+        href = str(item.get("href", "")).strip()[:2048]
+        if href.lower().startswith(("http://", "https://")):
+            links.append({"href": href, "text": str(item.get("text", ""))[:255]})
+    return links

@@ -8,7 +8,7 @@ object), links (a list of {href, text}). Other fields are kept as details.
 
 import uuid
 
-from atalaia.intake.formats.common import SEVERITIES, Event, InvalidEvent, text
+from atalaia.intake.formats.common import SEVERITIES, Event, InvalidEvent, safe_links, text
 
 KNOWN = ("summary", "dedup_key", "action", "severity", "service", "details", "links")
 
@@ -51,5 +51,4 @@ def _event(item, where: str, errors: list[str]) -> Event:
                  summary=summary, service_hint=text(item.get("service"), where + "service",
                                                     errors, max_length=63),
                  details={**details, **({"extra": extra} if extra else {})},
-                 links=[{"href": str(x.get("href", ""))[:2048], "text": str(x.get("text", ""))
-                         [:255]} for x in links[:20]])
+                 links=safe_links(links))

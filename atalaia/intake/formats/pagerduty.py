@@ -9,7 +9,7 @@ are kept with the signal.
 import uuid
 from datetime import datetime
 
-from atalaia.intake.formats.common import SEVERITIES, Event, InvalidEvent, text
+from atalaia.intake.formats.common import SEVERITIES, Event, InvalidEvent, safe_links, text
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 
@@ -71,8 +71,7 @@ def _links(body: dict, errors: list[str]) -> list:
     if not isinstance(links, list) or not all(isinstance(link, dict) for link in links):
         errors.append("'links' must be a list of objects with 'href'")
         return []
-    return [{"href": str(link.get("href", ""))[:2048], "text": str(link.get("text", ""))[:255]}
-            for link in links[:20]]
+    return safe_links(links)
 
 
 def parse_change(body) -> tuple[str, dict]:

@@ -128,3 +128,19 @@ def test_oversized_body_is_refused(key, settings):
                                                 "severity": "info"}})
     assert response.status_code == 413
     assert not Signal.objects.exists()
+
+
+def test_room_shows_recent_changes_and_only_safe_links(key, personas, clients):
+    from atalaia.incidents.actions import declare_incident
+
+    response = post("/v2/change/enqueue", {
+        "routing_key": key,
+        "payload": {"summary": "Deploy <b>v2.3.1</b>", "source": "ci"},
+        "links": [{"href": "javascript:alert(1)", "text": "evil"},
+                  {"href": "https://ci.example/run/42", "text": "build 42"}]})
+    assert response.status_code == 202
+    incident = declare_incident(personas["commander"], "Checkout down", ["checkout"])
+    page = clients["viewer"].get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Deploy &lt;b&gt;v2.3.1&lt;/b&gt;" in page
+    assert 'href="https://ci.example/run/42"' in page
+    assert "javascript:" not in page
