@@ -179,6 +179,7 @@ LOGGING = {
 # integration, and how long after its last signal an incident still takes in
 # related new signals.
 INTAKE_MAX_BYTES = env.integer("ATALAIA_INTAKE_MAX_BYTES", 1_048_576, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, INTAKE_MAX_BYTES)
 INTAKE_RATE_PER_MINUTE = env.integer("ATALAIA_INTAKE_RATE_PER_MINUTE", 6000, minimum=1)
 GROUPING_WINDOW_MINUTES = env.integer("ATALAIA_GROUPING_WINDOW_MINUTES", 30, minimum=1)
 # How long the worker waits before looking again when it found nothing to do.

@@ -34,7 +34,10 @@ def _throttled() -> JsonResponse:
 
 def _body(request):
     """The decoded JSON body, or a response that says why there is none."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None, _invalid(["the Content-Length header is not a number"])
     if length > settings.INTAKE_MAX_BYTES:
         return None, _invalid([f"the body is larger than {settings.INTAKE_MAX_BYTES} bytes"],
                               413)
