@@ -21,4 +21,4 @@ def main() -> None:
         sys.exit(2)
 
 
-GROUPED = {"catalog", "plan", "token", "timeline", "incident", "integration"}
+GROUPED = {"catalog", "plan", "token", "timeline", "incident", "integration", "monitor"}

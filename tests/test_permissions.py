@@ -188,7 +188,10 @@ PUBLIC_PAGES = {"healthz", "accounts/login/", "accounts/logout/", "accounts/2fa/
                 # Intake: authenticated by the integration's key (atalaia/intake/tests).
                 "v2/enqueue", "v2/change/enqueue", "intake/pagerduty/v2/enqueue",
                 "intake/pagerduty/v2/change/enqueue", "intake/alertmanager",
-                "intake/alertmanager/<str:key>", "intake/generic", "intake/generic/<str:key>"}
+                "intake/alertmanager/<str:key>", "intake/generic", "intake/generic/<str:key>",
+                # Heartbeat pings: authenticated by the monitor's key.
+                "ping/<uuid:key>", "ping/<uuid:key>/start", "ping/<uuid:key>/fail",
+                "ping/<uuid:key>/<int:exit_code>"}
 
 
 def _shape(path: str) -> str:

@@ -7,7 +7,7 @@ from atalaia.accounts.twofactor import SESSION_KEY
 # Paths a half-signed-in user may still reach: the 2FA pages themselves,
 # logging out, and what is public anyway.
 OPEN_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/accounts/login/", "/static/",
-                 "/healthz", "/api/", "/i18n/", "/intake/", "/v2/")
+                 "/healthz", "/api/", "/i18n/", "/intake/", "/v2/", "/ping/")
 
 
 class TwoFactorMiddleware:

@@ -1,0 +1,115 @@
+"""Heartbeat monitors, with a controlled clock: pings, lateness, runs, failures."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.test import Client
+
+from atalaia.catalog.models import Service
+from atalaia.incidents.models import Incident, Stage
+from atalaia.intake.grouping import group_signals
+from atalaia.intake.models import Signal, SignalStatus
+from atalaia.monitoring.heartbeats import check_deadlines
+from atalaia.monitoring.models import Monitor, MonitorKind, MonitorState
+
+START = datetime.datetime(2026, 11, 29, 3, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def monitor(demo):
+    return Monitor.objects.create(service=Service.objects.get(slug="email"),
+                                  name="nightly export", kind=MonitorKind.HEARTBEAT,
+                                  interval_seconds=3600, grace_seconds=300)
+
+
+def at(minutes: float):
+    return time_machine.travel(START + datetime.timedelta(minutes=minutes), tick=False)
+
+
+def ping(monitor, suffix="", method="get"):
+    return getattr(Client(), method)(f"/ping/{monitor.ping_key}{suffix}")
+
+
+def test_a_late_heartbeat_opens_an_incident_and_the_next_ping_clears_it(monitor):
+    with at(0):
+        assert ping(monitor).status_code == 200
+    monitor.refresh_from_db()
+    assert monitor.state == MonitorState.UP
+    with at(64):  # within interval + grace
+        assert check_deadlines() == 0
+    with at(66):
+        assert check_deadlines() == 1
+        group_signals()
+    monitor.refresh_from_db()
+    assert monitor.state == MonitorState.DOWN
+    assert "no ping in time; last ping: 2026-11-29T03:00:00+00:00" in monitor.message
+    incident = Incident.objects.get()
+    assert incident.auto_declared and list(incident.services.values_list("slug", flat=True)) \
+        == ["email"]
+    with at(70):
+        assert ping(monitor, method="post").status_code == 200
+        group_signals()
+    incident.refresh_from_db()
+    assert Signal.objects.get().status == SignalStatus.RESOLVED
+    assert incident.stage == Stage.RESOLUTION
+
+
+def test_a_run_that_starts_and_never_finishes_is_late_after_the_grace(monitor):
+    with at(0):
+        ping(monitor, "/start")
+    with at(4):
+        assert check_deadlines() == 0
+    with at(6):
+        assert check_deadlines() == 1
+    monitor.refresh_from_db()
+    assert "a run started and did not finish" in monitor.message
+
+
+def test_run_time_is_measured_from_start_to_success(monitor):
+    with at(0):
+        ping(monitor, "/start")
+    with at(2.5):
+        ping(monitor, "/0")
+    monitor.refresh_from_db()
+    assert monitor.last_run_seconds == 150.0
+    assert monitor.state == MonitorState.UP
+
+
+@pytest.mark.parametrize(("suffix", "message"), [
+    ("/fail", "the job reported failure"),
+    ("/3", "the job reported failure (exit code 3)"),
+])
+def test_failure_is_down_at_once(monitor, suffix, message):
+    with at(0):
+        ping(monitor)
+        ping(monitor, suffix)
+    monitor.refresh_from_db()
+    assert monitor.state == MonitorState.DOWN and monitor.message == message
+    assert Signal.objects.get().status == SignalStatus.OPEN
+
+
+def test_unknown_keys_and_bad_codes_are_refused(monitor):
+    assert Client().get("/ping/7b7a3c9e-0000-4000-8000-000000000000").status_code == 404
+    assert Client().get("/ping/not-a-uuid").status_code == 404
+    assert ping(monitor, "/300").status_code == 400
+    assert Client().put(f"/ping/{monitor.ping_key}").status_code == 405
+
+
+def test_a_paused_monitor_raises_no_signal(monitor):
+    Monitor.objects.filter(pk=monitor.pk).update(paused=True)
+    with at(0):
+        ping(monitor, "/fail")
+    assert not Signal.objects.exists()
+
+
+def test_cli_adds_a_heartbeat_and_prints_its_ping_url(demo):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("monitor_heartbeat", "email", "backup", "--period", "86400", stdout=out)
+    monitor = Monitor.objects.get(name="backup")
+    assert out.getvalue().strip().endswith(f"/ping/{monitor.ping_key}")
+    assert (monitor.interval_seconds, monitor.grace_seconds) == (86400, 300)
