@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live clean
+.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake clean
 
 $(BIN)/atalaia: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench: install
 
 bench-live: install
 	$(BIN)/python bench/live.py
+
+bench-intake: install
+	$(BIN)/python bench/intake.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -6,11 +6,14 @@ incidents happens right after, in the worker (atalaia/intake/grouping.py).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import secrets
+import threading
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from atalaia.accounts.actions import audit
@@ -18,7 +21,7 @@ from atalaia.accounts.models import User
 from atalaia.catalog.models import Service
 from atalaia.incidents.models import EntryKind, Incident
 from atalaia.intake.formats.common import Event
-from atalaia.intake.models import ChangeEvent, Integration, RateWindow, Signal, SignalStatus
+from atalaia.intake.models import ChangeEvent, Integration, Signal, SignalStatus
 from atalaia.lib.crypto import sha256_hex
 
 
@@ -44,30 +47,59 @@ def integration_for_key(key: str, kinds: tuple[str, ...]) -> Integration | None:
                                       disabled_at__isnull=True).first()
 
 
+# RateWindow's table. The same in SQLite (3.35 or later) and PostgreSQL; the
+# conflict target is the one_window_per_minute constraint.
+COUNT_EVENTS = (
+    'INSERT INTO intake_ratewindow ("integration_id", "minute", "count") VALUES (%s, %s, %s) '
+    'ON CONFLICT ("integration_id", "minute") '
+    'DO UPDATE SET "count" = intake_ratewindow."count" + excluded."count" RETURNING "count"')
+
+
 def within_rate(integration: Integration, events: int = 1) -> bool:
-    """Count these events in the current minute; False once the limit is passed."""
+    """Count these events in the current minute; False once the limit is passed.
+
+    One statement, an upsert that returns the new count, outside any transaction:
+    every request of an integration updates the same row, so the row is locked
+    only while the database runs that statement, never across round trips to
+    Python (where other request threads hold the GIL)."""
     minute = timezone.now().replace(second=0, microsecond=0)
-    with transaction.atomic():
-        updated = RateWindow.objects.filter(integration=integration, minute=minute).update(
-            count=F("count") + events)
-        if not updated:
-            try:
-                with transaction.atomic():
-                    RateWindow.objects.create(integration=integration, minute=minute,
-                                              count=events)
-            except IntegrityError:  # another process created it first
-                RateWindow.objects.filter(integration=integration, minute=minute).update(
-                    count=F("count") + events)
-        count = RateWindow.objects.get(integration=integration, minute=minute).count
-    return count <= integration.rate_per_minute
+    with _one_writer(), connection.cursor() as cursor:
+        cursor.execute(COUNT_EVENTS, [
+            integration.pk, connection.ops.adapt_datetimefield_value(minute), events])
+        (total,) = cursor.fetchone()
+    return total <= integration.rate_per_minute
 
 
 def record_events(integration: Integration | None, source: str, events: list[Event]) -> None:
-    """Apply the events to signals, all of them or none, before the sender gets its answer."""
+    """Apply the events to signals, all of them or none, before the sender gets its answer.
+
+    They are applied in order, as if one by one, with one query for the live
+    signals of all their keys and one insert for all the new signals: a batch of
+    100 new alerts is 2 statements, not 200."""
     services = _services_by_slug(events)
-    with transaction.atomic():
+    keys = {event.dedup_key for event in events}
+    with _one_writer(), transaction.atomic():
+        live = {signal.dedup_key: signal for signal in Signal.objects.select_for_update()
+                .filter(source=source, integration=integration, dedup_key__in=keys)
+                .exclude(status=SignalStatus.RESOLVED).order_by("pk")}
+        new: list[Signal] = []
+        changed: dict[int, tuple[Signal, set[str]]] = {}  # stored signals: changed fields
+        now = timezone.now()
         for event in events:
-            _apply(integration, source, event, services)
+            signal, fields = _apply(integration, source, event, services, live, now)
+            if signal is None:
+                continue
+            if signal.pk is None:
+                if not fields:  # opened by this event; inserted below as it ends up
+                    new.append(signal)
+            else:
+                changed.setdefault(signal.pk, (signal, set()))[1].update(fields)
+        # Updates first: a signal resolved in this batch leaves the one live row per
+        # key before a new signal with that key is inserted.
+        for signal, names in changed.values():
+            signal.save(update_fields=sorted(names))
+        if new:
+            Signal.objects.bulk_create(new)
 
 
 def _services_by_slug(events: list[Event]) -> dict[str, Service]:
@@ -75,33 +107,67 @@ def _services_by_slug(events: list[Event]) -> dict[str, Service]:
     return {s.slug: s for s in Service.objects.filter(slug__in=hints)} if hints else {}
 
 
-def _apply(integration, source: str, event: Event, services: dict[str, Service]) -> None:
-    now = timezone.now()
-    live = (Signal.objects.select_for_update()
-            .filter(source=source, integration=integration, dedup_key=event.dedup_key)
-            .exclude(status=SignalStatus.RESOLVED).first())
+def _apply(integration, source: str, event: Event, services: dict[str, Service],
+           live: dict[str, Signal], now) -> tuple[Signal | None, tuple[str, ...]]:
+    """One event on the live signals by key, in memory: (the signal it opened or
+    changed, or None; the fields it changed, empty for a signal it opened)."""
+    signal = live.get(event.dedup_key)
     if event.action == "trigger":
-        if live is None:
+        if signal is None:
             service = services.get(event.service_hint) or (integration and integration.service)
-            Signal.objects.create(
+            signal = Signal(
                 integration=integration, source=source, dedup_key=event.dedup_key,
                 severity=event.severity, service=service, summary=event.summary or "signal",
                 details=event.details, links=event.links, first_seen_at=now, last_seen_at=now)
-        else:
-            # As in PagerDuty, a repeat is deduplicated: the signal keeps what the
-            # first event said and only counts the repeats.
-            live.count += 1
-            live.last_seen_at = now
-            live.save(update_fields=["count", "last_seen_at"])
-    elif live is not None and event.action == "acknowledge" \
-            and live.status == SignalStatus.OPEN:
-        live.status, live.acknowledged_at, live.needs_grouping = \
+            live[event.dedup_key] = signal
+            return signal, ()
+        # As in PagerDuty, a repeat is deduplicated: the signal keeps what the
+        # first event said and only counts the repeats.
+        signal.count += 1
+        signal.last_seen_at = now
+        return signal, ("count", "last_seen_at")
+    if signal is not None and event.action == "acknowledge" \
+            and signal.status == SignalStatus.OPEN:
+        signal.status, signal.acknowledged_at, signal.needs_grouping = \
             SignalStatus.ACKNOWLEDGED, now, True
-        live.save(update_fields=["status", "acknowledged_at", "needs_grouping"])
-    elif live is not None and event.action == "resolve":
-        live.status, live.resolved_at, live.needs_grouping = SignalStatus.RESOLVED, now, True
-        live.last_seen_at = now
-        live.save(update_fields=["status", "resolved_at", "needs_grouping", "last_seen_at"])
+        return signal, ("status", "acknowledged_at", "needs_grouping")
+    if signal is not None and event.action == "resolve":
+        signal.status, signal.resolved_at, signal.needs_grouping = SignalStatus.RESOLVED, now, True
+        signal.last_seen_at = now
+        del live[event.dedup_key]  # a trigger after this opens a new signal
+        return signal, ("status", "resolved_at", "needs_grouping", "last_seen_at")
+    return None, ()
+
+
+# SQLite has one writer at a time. Its busy handler makes the others poll, sleeping
+# 1 to 100 ms between tries, so under load most request threads sleep while the
+# lock is free and answers take seconds. Intake writes queue here instead, in
+# arrival order and woken at once: a lock for the threads of this process, and an
+# exclusive flock on a file beside the database for the other web processes.
+_writers = threading.Lock()
+_lock_file: dict[str, int] = {}  # "pid:path" -> file descriptor
+
+
+@contextlib.contextmanager
+def _one_writer():
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with _writers:
+        name = str(connection.settings_dict["NAME"])
+        if name == ":memory:" or name.startswith("file:"):
+            yield
+            return
+        key = f"{os.getpid()}:{name}"  # a forked worker opens its own
+        fd = _lock_file.get(key)
+        if fd is None:
+            fd = _lock_file[key] = os.open(name + ".intake-lock", os.O_RDWR | os.O_CREAT,
+                                           0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def record_change(integration: Integration, change: dict) -> ChangeEvent:
