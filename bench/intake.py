@@ -58,13 +58,11 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
 import os
 import platform
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -72,7 +70,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import ROOT, BenchError, Proc, free_port, log, percentile, proc_stat, run
+
 BIN = ROOT / ".venv" / "bin"
 ATALAIA = str(BIN / "atalaia")
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -123,37 +122,6 @@ with connection.cursor() as cursor:
 print("BENCH-COUNTS " + json.dumps({"counts": counts, "durability": durability,
       "workers": settings.WEB_WORKERS, "threads": settings.WEB_THREADS}))
 """
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run(env: dict | None, *args: str, timeout: float = 120) -> str:
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    if done.returncode != 0:
-        shown = " ".join(a for a in args[:5] if "\n" not in a)
-        raise BenchError(f"{shown} ... failed ({done.returncode}):\n"
-                         + "\n".join((done.stdout + done.stderr).splitlines()[-15:]))
-    return done.stdout
 
 
 # --- the load generator (this file with --generate, in its own process) ------------
@@ -300,16 +268,6 @@ def generate_main(spec_json: str) -> int:
 # --- processes: servers, CPU accounting -----------------------------------------------
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name: [state, ppid, pgrp, ...]."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2:].split()
-
-
 def _comm(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -324,7 +282,7 @@ def cpu_seconds(pids: list[int]) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for pid in pids:
-        stat = _stat(pid)
+        stat = proc_stat(pid)
         if stat:  # utime + stime + cutime + cstime
             total += sum(int(v) for v in stat[11:15]) / ticks
     return total
@@ -345,73 +303,6 @@ def machine_share(before: list[int], after: list[int]) -> tuple[float, float]:
 
 def postgres_pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit() and _comm(int(p)) == "postgres"]
-
-
-class Proc:
-    """A server in its own process group, its output in a log file."""
-
-    def __init__(self, name: str, args: list[str], env: dict, log_dir: str) -> None:
-        self.name = name
-        self.log_path = Path(log_dir) / f"{name}.log"
-        self.log_file = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log_file,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-
-    def pids(self) -> list[int]:
-        """Every process of its group (the server and its workers)."""
-        found = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                stat = _stat(int(entry))
-                if stat and int(stat[2]) == self.proc.pid:
-                    found.append(int(entry))
-        return found
-
-    def wait_ready(self, url: str, timeout: float = 60, processes: int = 1) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"{self.name} exited ({self.proc.returncode}):\n"
-                                 + self.log_tail())
-            if _get_status(url) == 200 and len(self.pids()) >= processes:
-                return
-            time.sleep(0.2)
-        raise BenchError(f"{self.name} did not answer {url} in time:\n" + self.log_tail())
-
-    def log_tail(self) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text().splitlines()[-30:])
-        return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # workers left behind
-        self.log_file.close()
-
-
-def _get_status(url: str) -> int:
-    """The status of a GET, 0 when there is no answer (stdlib only: no client pool)."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
-    try:
-        conn.request("GET", parts.path or "/")
-        return conn.getresponse().status
-    except OSError:
-        return 0
-    finally:
-        conn.close()
 
 
 def _get_text(url: str) -> str:

@@ -43,14 +43,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import os
 import platform
 import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -60,8 +58,8 @@ import time
 from pathlib import Path
 
 import httpx
+from benchlib import ROOT, BenchError, Proc, free_port, log, percentile, proc_stat, run
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 ATALAIA = str(BIN / "atalaia")
 PYTHON = str(BIN / "python")
@@ -114,85 +112,30 @@ print("BENCH-SETTINGS " + json.dumps({{
 """
 
 
-class BenchError(Exception):
-    pass
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    # nearest rank
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run(env: dict, *args: str, timeout: float = 120) -> str:
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    if done.returncode != 0:
-        shown = " ".join(a for a in args[:4] if "\n" not in a)
-        raise BenchError(f"{shown} ... failed ({done.returncode}):\n"
-                         + "\n".join((done.stdout + done.stderr).splitlines()[-15:]))
-    return done.stdout
-
-
 # --- the web server -----------------------------------------------------------------
 
 
-class Server:
+class Server(Proc):
+    """`atalaia web` on a free port."""
+
     def __init__(self, env: dict, data_dir: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(data_dir) / "web.log"
-        self.log_file = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [ATALAIA, "web", "--bind", f"127.0.0.1:{self.port}"], cwd=ROOT, env=env,
-            stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        super().__init__("web", [ATALAIA, "web", "--bind", f"127.0.0.1:{self.port}"], env,
+                         data_dir)
 
     def wait_healthy(self, workers: int, timeout: float = 60) -> None:
         """Until /healthz answers and every worker has started."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"the web server exited ({self.proc.returncode}):\n"
-                                 + self.log_tail())
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.base + "/healthz", timeout=2).status_code == 200 \
-                        and len(self.pids()) > workers:
-                    return
-            time.sleep(0.2)
-        raise BenchError("the web server did not answer /healthz in time:\n" + self.log_tail())
+        self.wait_ready(self.base + "/healthz", timeout, processes=workers + 1)
 
-    def log_tail(self) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text().splitlines()[-30:])
-        return ""
-
-    def pids(self) -> list[int]:
-        """The gunicorn master (the `atalaia web` process) and its workers."""
-        found = [self.proc.pid]
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                stat = _stat(int(entry))
-                if stat and int(stat[1]) == self.proc.pid:
-                    found.append(int(entry))
-        return found
+    def workers(self) -> list[int]:
+        return [pid for pid in self.pids() if pid != self.proc.pid]
 
     def cpu_seconds(self) -> dict[int, float]:
         ticks = os.sysconf("SC_CLK_TCK")
         result = {}
         for pid in self.pids():
-            stat = _stat(pid)
+            stat = proc_stat(pid)
             if stat:
                 result[pid] = (int(stat[11]) + int(stat[12])) / ticks  # utime + stime
         return result
@@ -207,7 +150,7 @@ class Server:
                 if int(fields[1].split(":")[1], 16) == self.port and fields[3] == "01":
                     inodes.add(fields[9])
         counts = {}
-        for pid in self.pids()[1:]:
+        for pid in self.workers():
             n = 0
             with contextlib.suppress(OSError):
                 for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -217,32 +160,6 @@ class Server:
                             n += 1
             counts[pid] = n
         return counts
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        # Workers left behind (they share the process group).
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log_file.close()
-
-
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name: [state, ppid, ...]."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return None
-    return text[text.rfind(")") + 2:].split()
-
 
 # --- the console: login and latency -------------------------------------------------
 
@@ -461,7 +378,7 @@ def bench(env: dict, data_dir: str, running: dict) -> int:
     log(f"web: atalaia web --bind 127.0.0.1:{server.port} (gunicorn gthread, "
         f"{config['workers']} workers x {config['threads']} threads, database "
         f"{config['database']}, live poll {config['poll']} s, stream {config['stream']} s; "
-        f"master pid {server.proc.pid}, workers {server.pids()[1:]})")
+        f"master pid {server.proc.pid}, workers {server.workers()})")
 
     # 3. log in
     cookies = login(server.base, username, password)
