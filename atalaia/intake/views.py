@@ -38,11 +38,9 @@ def _body(request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None, _invalid(["the Content-Length header is not a number"])
-    if length > settings.INTAKE_MAX_BYTES:
-        return None, _invalid([f"the body is larger than {settings.INTAKE_MAX_BYTES} bytes"],
-                              413)
-    raw = request.body
-    if len(raw) > settings.INTAKE_MAX_BYTES:
+    # The header is checked first so that a huge body is never read; the length
+    # read is checked too, for a sender that gives no (or a false) Content-Length.
+    if length > settings.INTAKE_MAX_BYTES or len(raw := request.body) > settings.INTAKE_MAX_BYTES:
         return None, _invalid([f"the body is larger than {settings.INTAKE_MAX_BYTES} bytes"],
                               413)
     try:
@@ -51,21 +49,29 @@ def _body(request):
         return None, _invalid(["the body is not valid JSON"])
 
 
+def _pagerduty(request, parse):
+    """(integration, what `parse` read, None), or (None, None, the refusal)."""
+    body, error = _body(request)
+    if error:
+        return None, None, error
+    try:
+        key, parsed = parse(body)
+    except InvalidEvent as exc:
+        return None, None, _invalid(exc.errors)
+    integration = actions.integration_for_key(key, (IntegrationKind.PAGERDUTY,))
+    if integration is None:
+        return None, None, _invalid(["'routing_key' does not match an integration"])
+    if not actions.within_rate(integration):
+        return None, None, _throttled()
+    return integration, parsed, None
+
+
 @csrf_exempt
 @require_POST
 def pagerduty_enqueue(request):
-    body, error = _body(request)
-    if error:
-        return error
-    try:
-        key, event = pagerduty.parse_event(body)
-    except InvalidEvent as exc:
-        return _invalid(exc.errors)
-    integration = actions.integration_for_key(key, (IntegrationKind.PAGERDUTY,))
-    if integration is None:
-        return _invalid(["'routing_key' does not match an integration"])
-    if not actions.within_rate(integration):
-        return _throttled()
+    integration, event, refusal = _pagerduty(request, pagerduty.parse_event)
+    if refusal:
+        return refusal
     actions.record_events(integration, IntegrationKind.PAGERDUTY, [event])
     return JsonResponse({"status": "success", "message": "Event processed",
                          "dedup_key": event.dedup_key}, status=202)
@@ -74,18 +80,9 @@ def pagerduty_enqueue(request):
 @csrf_exempt
 @require_POST
 def pagerduty_change(request):
-    body, error = _body(request)
-    if error:
-        return error
-    try:
-        key, change = pagerduty.parse_change(body)
-    except InvalidEvent as exc:
-        return _invalid(exc.errors)
-    integration = actions.integration_for_key(key, (IntegrationKind.PAGERDUTY,))
-    if integration is None:
-        return _invalid(["'routing_key' does not match an integration"])
-    if not actions.within_rate(integration):
-        return _throttled()
+    integration, change, refusal = _pagerduty(request, pagerduty.parse_change)
+    if refusal:
+        return refusal
     actions.record_change(integration, change)
     return JsonResponse({"status": "success", "message": "Change event processed"},
                         status=202)
