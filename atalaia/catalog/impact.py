@@ -170,7 +170,7 @@ def compute(graph: ServiceGraph, affected: Iterable[str], security_risk: bool = 
         "users_share": round(users_affected / total, 6) if total else 0.0,
         "services_affected": int(order.size),
         "critical_services": int(ranks[3]),
-        "operational_risk": _risk(int(ranks[3]), int(ranks[2]), int(ranks[1])),
+        "operational_risk": operational_risk(int(ranks[3]), int(ranks[2]), int(ranks[1])),
         "security_risk": bool(security_risk),
         "security_reason": security_reason if security_risk else "",
     }
@@ -228,11 +228,8 @@ def _segments(graph: ServiceGraph, arrays: Arrays,
     return segments, users_affected
 
 
-def operational_risk(ranks: list[int]) -> str:
-    return _risk(ranks.count(3), ranks.count(2), ranks.count(1))
-
-
-def _risk(critical: int, high: int, medium: int) -> str:
+def operational_risk(critical: int, high: int, medium: int) -> str:
+    """From how many critical, high and medium services are compromised."""
     if critical or high >= 3:
         return "high"
     if high or medium >= 3:

@@ -30,7 +30,6 @@ from atalaia.incidents.models import (
     PhaseWindow,
     PublicStatus,
     RoleAssignment,
-    Stage,
     TimelineEntry,
 )
 from atalaia.plans.actions import active_plan
@@ -320,13 +319,5 @@ def set_resolution(incident: Incident, actor: User, root_cause: str, permanent_f
 
 
 def _lock(incident: Incident) -> Incident:
-    locked = Incident.objects.select_for_update(of=("self",)).select_related("plan_version").get(
-        pk=incident.pk)
-    return locked
-
-
-def add_participant(incident: Incident, user: User) -> None:
-    incident.participants.add(user)
-
-
-STAGE_LABELS = dict(Stage.choices)
+    return Incident.objects.select_for_update(of=("self",)).select_related(
+        "plan_version").get(pk=incident.pk)

@@ -31,7 +31,6 @@ class Hub:
         self.counts: dict[int, int] = {}
         self.viewers: defaultdict[int, int] = defaultdict(int)
         self.thread: threading.Thread | None = None
-        self.polls = 0
         # The entries last read for each watched incident, shared by its viewers.
         self.fetch_lock = threading.Lock()
         self.recent: dict[int, list[TimelineEntry]] = {}
@@ -83,7 +82,6 @@ class Hub:
                         .values_list("pk", "entry_count"))
         # Idle viewers hold no connection: give it back after every poll.
         release_connection()
-        self.polls += 1
         with self.condition:
             changed = False
             for pk, count in rows.items():
