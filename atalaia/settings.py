@@ -186,3 +186,15 @@ GROUPING_WINDOW_MINUTES = env.integer("ATALAIA_GROUPING_WINDOW_MINUTES", 30, min
 WORKER_POLL_SECONDS = env.number("ATALAIA_WORKER_POLL_SECONDS", 0.25, minimum=0.01)
 # The incident room lists changes (deploys…) from this many hours before declaration.
 CHANGES_LOOKBACK_HOURS = env.integer("ATALAIA_CHANGES_LOOKBACK_HOURS", 4, minimum=1)
+
+# Prober: checks in flight at once per prober, how long a lease on a monitor
+# lasts (a dead prober's monitors move to another within this), how often
+# results are written (one transaction per flush).
+PROBER_CONCURRENCY = env.integer("ATALAIA_PROBER_CONCURRENCY", 1000, minimum=1)
+PROBER_LEASE_SECONDS = env.number("ATALAIA_PROBER_LEASE_SECONDS", 30.0, minimum=0.5)
+PROBER_FLUSH_SECONDS = env.number("ATALAIA_PROBER_FLUSH_SECONDS", 0.5, minimum=0.01)
+# Monitors: raw results are kept this many days (hourly and daily roll-ups stay);
+# a monitor with FLAP_CHANGES state changes within FLAP_WINDOW_MINUTES is flapping.
+MONITOR_RAW_DAYS = env.integer("ATALAIA_MONITOR_RAW_DAYS", 14, minimum=1)
+FLAP_CHANGES = env.integer("ATALAIA_FLAP_CHANGES", 6, minimum=2)
+FLAP_WINDOW_MINUTES = env.number("ATALAIA_FLAP_WINDOW_MINUTES", 30.0, minimum=0.01)

@@ -67,6 +67,9 @@ class Incident(models.Model):
     security_reason = models.TextField(blank=True)
     # Declared by the worker from a signal: clears to resolution when its signals do.
     auto_declared = models.BooleanField(default=False)
+    # When every live signal of the incident was acknowledged at its source
+    # (PagerDuty semantics): escalation stops from then on.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
     services = models.ManyToManyField(Service, related_name="incidents", blank=True)
     impact = models.JSONField(default=dict)
     eta = models.DateTimeField(null=True, blank=True)

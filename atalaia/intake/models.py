@@ -88,6 +88,8 @@ class Signal(models.Model):
     # A person decided this signal needs no incident.
     dismissed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                      on_delete=models.SET_NULL, related_name="+")
+    # Raised while a maintenance window covered its service: recorded, pages no one.
+    in_maintenance = models.BooleanField(default=False)
     # Set when the worker has grouped the latest change into an incident (or the inbox).
     needs_grouping = models.BooleanField(default=True, db_index=True)
 
