@@ -136,6 +136,7 @@ class Rollup(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["monitor", "period", "starts_at"],
                                                name="one_rollup_per_period")]
+        indexes = [models.Index(fields=["period", "starts_at"])]
 
     @property
     def availability(self) -> float | None:
