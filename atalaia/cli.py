@@ -21,4 +21,5 @@ def main() -> None:
         sys.exit(2)
 
 
-GROUPED = {"catalog", "plan", "token", "timeline", "incident", "integration", "monitor"}
+GROUPED = {"catalog", "plan", "token", "timeline", "incident", "integration", "monitor",
+           "monitors"}
