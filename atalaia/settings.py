@@ -172,7 +172,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.string("ATALAIA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    # httpx logs every request at INFO: one line per check in the prober.
+    "loggers": {"django.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # Intake: the largest request body accepted, the default events per minute per
@@ -193,8 +194,11 @@ CHANGES_LOOKBACK_HOURS = env.integer("ATALAIA_CHANGES_LOOKBACK_HOURS", 4, minimu
 PROBER_CONCURRENCY = env.integer("ATALAIA_PROBER_CONCURRENCY", 1000, minimum=1)
 PROBER_LEASE_SECONDS = env.number("ATALAIA_PROBER_LEASE_SECONDS", 30.0, minimum=0.5)
 PROBER_FLUSH_SECONDS = env.number("ATALAIA_PROBER_FLUSH_SECONDS", 0.5, minimum=0.01)
-# Monitors: raw results are kept this many days (hourly and daily roll-ups stay);
+# How often the prober logs its checks per second and scheduling lag.
+PROBER_STATS_SECONDS = env.number("ATALAIA_PROBER_STATS_SECONDS", 60.0, minimum=0.1)
+# Monitors: raw results are kept this many days (hourly and daily roll-ups stay;
+# latency baselines by hour of week need 21 days or more);
 # a monitor with FLAP_CHANGES state changes within FLAP_WINDOW_MINUTES is flapping.
-MONITOR_RAW_DAYS = env.integer("ATALAIA_MONITOR_RAW_DAYS", 14, minimum=1)
+MONITOR_RAW_DAYS = env.integer("ATALAIA_MONITOR_RAW_DAYS", 35, minimum=1)
 FLAP_CHANGES = env.integer("ATALAIA_FLAP_CHANGES", 6, minimum=2)
 FLAP_WINDOW_MINUTES = env.number("ATALAIA_FLAP_WINDOW_MINUTES", 30.0, minimum=0.01)

@@ -70,7 +70,8 @@ def within_rate(integration: Integration, events: int = 1) -> bool:
     return total <= integration.rate_per_minute
 
 
-def record_events(integration: Integration | None, source: str, events: list[Event]) -> None:
+def record_events(integration: Integration | None, source: str, events: list[Event],
+                  in_maintenance: bool = False) -> None:
     """Apply the events to signals, all of them or none, before the sender gets its answer.
 
     They are applied in order, as if one by one, with one query for the live
@@ -91,6 +92,7 @@ def record_events(integration: Integration | None, source: str, events: list[Eve
                 continue
             if signal.pk is None:
                 if not fields:  # opened by this event; inserted below as it ends up
+                    signal.in_maintenance = in_maintenance
                     new.append(signal)
             else:
                 changed.setdefault(signal.pk, (signal, set()))[1].update(fields)

@@ -50,6 +50,8 @@ def _group(signal: Signal) -> None:
 def _place(signal: Signal) -> None:
     if signal.service is None:
         return  # no service to assess: the signal waits in the inbox for a person
+    if signal.in_maintenance:
+        return  # planned work: recorded, shown in the inbox, pages no one
     incident, reason = _related_incident(signal.service.slug)
     if incident is not None:
         _join(signal, incident, reason)
@@ -107,9 +109,25 @@ def _follow(signal: Signal) -> None:
     incident_actions.append_entry(incident, EntryKind.SIGNAL, None, {
         "signal": signal.pk, "event": signal.status, "summary": signal.summary,
         "service": signal.service.slug if signal.service else None, "source": signal.source})
+    if signal.status == SignalStatus.ACKNOWLEDGED:
+        _acknowledge_when_all_are(incident)
     if signal.status != SignalStatus.RESOLVED or not incident.auto_declared:
         return
     live = incident.signals.exclude(status=SignalStatus.RESOLVED).exists()
     if not live and incident.stage in (Stage.ASSESSMENT, Stage.RESPONSE):
         incident_actions.move_stage(incident, None, Stage.RESOLUTION,
                                     "every signal of this incident has cleared")
+
+
+def _acknowledge_when_all_are(incident: Incident) -> None:
+    """As in PagerDuty: once every live signal of an incident is acknowledged at its
+    source, the incident is acknowledged, and its escalation stops."""
+    if incident.acknowledged_at is not None or incident.signals.filter(
+            status=SignalStatus.OPEN).exists():
+        return
+    incident.acknowledged_at = timezone.now()
+    Incident.objects.filter(pk=incident.pk).update(acknowledged_at=incident.acknowledged_at)
+    incident_actions.append_entry(incident, EntryKind.SIGNAL, None, {
+        "event": "acknowledged", "source": "intake", "service": None,
+        "summary": "incident acknowledged; escalation stops",
+        "reason": "every open signal of this incident was acknowledged at its source"})

@@ -7,8 +7,9 @@ they come back as state "down" with a message a responder can act on. Bad config
 is built. Every check is bounded by its own `timeout`, in seconds, from start to end.
 
 Limits on what a monitored server can make us do:
-- an HTTP check reads at most MAX_BODY_BYTES (1 MiB) of a body, and only when it looks
-  for a keyword or a JSON field; a keyword after the first MiB counts as not found;
+- an HTTP check reads at most MAX_BODY_BYTES (1 MiB) of a body when it looks for a
+  keyword or a JSON field (a keyword after the first MiB counts as not found), and
+  otherwise at most MAX_DRAIN_BYTES (64 KiB), only to keep the connection alive;
 - it follows at most MAX_REDIRECTS redirects, and never to a scheme other than http(s).
 
 TLS is verified against the machine's trust store (where admins add internal CAs).
@@ -45,6 +46,7 @@ from cryptography import x509
 
 UP, DEGRADED, DOWN = "up", "degraded", "down"
 MAX_BODY_BYTES = 1 << 20
+MAX_DRAIN_BYTES = 64 << 10  # read and dropped to keep the connection; larger: closed
 MAX_REDIRECTS = 10
 USER_AGENT = "Atalaia-monitor/1"
 ICMP_NOT_ALLOWED = "unprivileged ICMP is not allowed on this machine (net.ipv4.ping_group_range)"
@@ -240,10 +242,13 @@ def describe_error(exc: BaseException, timeout: float) -> str:
 
 # --- HTTP -----------------------------------------------------------------------------
 
-def new_http_client(verify: bool = True) -> httpx.AsyncClient:
-    """The client HTTP checks use; the prober shares one (verifying) among its checks."""
+def new_http_client(verify: bool = True, limits: httpx.Limits | None = None
+                    ) -> httpx.AsyncClient:
+    """The client HTTP checks use; the prober shares one (verifying) among its checks,
+    with room for as many kept-alive connections as it has checks in flight."""
     return httpx.AsyncClient(verify=_tls_context(verify), follow_redirects=False,
-                             headers={"User-Agent": USER_AGENT})
+                             headers={"User-Agent": USER_AGENT},
+                             limits=limits or httpx.Limits())
 
 
 @_guarded
@@ -259,7 +264,10 @@ async def _http(check: HttpCheck, client: httpx.AsyncClient) -> CheckResult:
     response, redirects = await _send(check, client)
     try:
         wants_body = check.keyword is not None or check.json_path is not None
-        body, truncated = await _read_body(response) if wants_body else (b"", False)
+        # Read the body even when nothing looks into it: a connection whose
+        # response was not read to the end cannot be kept alive for the next check.
+        body, truncated = await _read_body(response, MAX_BODY_BYTES if wants_body
+                                           else MAX_DRAIN_BYTES)
     finally:
         await response.aclose()
     latency = _elapsed_ms(started)
@@ -292,14 +300,14 @@ async def _send(check: HttpCheck, client: httpx.AsyncClient) -> tuple[httpx.Resp
     raise CheckFailed(f"more than {MAX_REDIRECTS} redirects")
 
 
-async def _read_body(response: httpx.Response) -> tuple[bytes, bool]:
+async def _read_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
     chunks, size = [], 0
     async for chunk in response.aiter_bytes():
         chunks.append(chunk)
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             break
-    return b"".join(chunks)[:MAX_BODY_BYTES], size > MAX_BODY_BYTES
+    return b"".join(chunks)[:limit], size > limit
 
 
 def _decode(body: bytes, charset: str | None) -> str:

@@ -83,6 +83,10 @@ def _check_type(key: str, value: Any) -> None:
     if not isinstance(value, wanted):
         wanted_names = " or ".join(t.__name__ for t in wanted)
         raise ConfigError(f"config.{key}: must be {wanted_names}, not {type(value).__name__}")
+    _check_value(key, value)
+
+
+def _check_value(key: str, value: Any) -> None:
     if key == "port" and not 0 < value < 65536:
         raise ConfigError(f"config.port: {value} is not a port (1-65535)")
     if key == "expected_status":

@@ -2,8 +2,8 @@
 
 A success sets the next deadline to now + interval + grace; /start begins a run
 that must succeed within the grace; /fail (or a non-zero exit code) is down at
-once. The worker marks a monitor down when its deadline passes. Every state
-change is a signal (source "monitor"), so it groups into incidents like any other.
+once. The worker marks a monitor down when its deadline passes. State changes go
+through transitions.set_state, like the prober's: history, flapping and signals.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from atalaia.intake.actions import record_events
-from atalaia.intake.formats.common import Event
 from atalaia.monitoring.models import Monitor, MonitorKind, MonitorState
+from atalaia.monitoring.transitions import set_state
 
 
 def ping(key, kind: str = "success", exit_code: int | None = None) -> Monitor | None:
@@ -40,7 +39,7 @@ def ping(key, kind: str = "success", exit_code: int | None = None) -> Monitor | 
             message = f"the job reported failure (exit code {exit_code})" \
                 if exit_code is not None else "the job reported failure"
             monitor.run_started_at = None
-            _change(monitor, MonitorState.DOWN, message, now)
+            set_state(monitor, MonitorState.DOWN, message, now)
         monitor.save()
     return monitor
 
@@ -51,7 +50,7 @@ def _succeed(monitor: Monitor, now) -> None:
         monitor.run_started_at = None
     monitor.deadline_at = now + timedelta(seconds=monitor.interval_seconds
                                           + monitor.grace_seconds)
-    _change(monitor, MonitorState.UP, "pinged on time", now)
+    set_state(monitor, MonitorState.UP, "pinged on time", now)
 
 
 def check_deadlines(limit: int = 500) -> int:
@@ -67,26 +66,8 @@ def check_deadlines(limit: int = 500) -> int:
             since = monitor.last_ping_at.isoformat(timespec="seconds") \
                 if monitor.last_ping_at else "never"
             started = " (a run started and did not finish)" if monitor.run_started_at else ""
-            _change(monitor, MonitorState.DOWN, f"no ping in time; last ping: {since}{started}",
+            set_state(monitor, MonitorState.DOWN, f"no ping in time; last ping: {since}{started}",
                     now)
             monitor.save()
             marked += 1
     return marked
-
-
-def _change(monitor: Monitor, state: str, message: str, now) -> None:
-    """Set the state; a change to or from down is a signal that triggers or clears."""
-    previous = monitor.state
-    monitor.message = message
-    if state == previous:
-        return
-    monitor.state, monitor.state_since = state, now
-    if monitor.paused:
-        return
-    if state == MonitorState.DOWN or previous == MonitorState.DOWN:
-        action = "trigger" if state == MonitorState.DOWN else "resolve"
-        record_events(None, "monitor", [Event(
-            action=action, dedup_key=monitor.dedup_key, severity=monitor.severity,
-            summary=f"{monitor.service.name}: {monitor.name} is {state} — {message}",
-            service_hint=monitor.service.slug,
-            details={"monitor": monitor.pk, "kind": monitor.kind, "state": state})])
