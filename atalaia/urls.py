@@ -13,7 +13,8 @@ urlpatterns = [
     path("v2/enqueue", intake_views.pagerduty_enqueue, name="pagerduty_enqueue"),
     path("v2/change/enqueue", intake_views.pagerduty_change, name="pagerduty_change"),
     path("intake/", include("atalaia.intake.urls")),
-    path("ping/", include("atalaia.monitoring.urls")),
+    # Heartbeat pings (/ping/…), monitors and maintenance windows.
+    path("", include("atalaia.monitoring.urls")),
     path("signals/", intake_views.inbox, name="signals"),
     path("signals/<int:signal_id>/<str:decision>/", intake_views.decide, name="signal_decide"),
     path("integrations/", intake_views.integrations, name="integrations"),

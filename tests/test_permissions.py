@@ -8,6 +8,7 @@ from atalaia.incidents.actions import declare_incident
 from atalaia.intake.actions import create_integration, record_events
 from atalaia.intake.formats.common import Event
 from atalaia.intake.models import Signal
+from atalaia.monitoring.models import MaintenanceWindow, Monitor
 from conftest import ROLES, api
 
 EVERYONE = set(ROLES)
@@ -17,6 +18,9 @@ RESPOND = {"admin", "commander", "responder"}
 COMMUNICATE = {"admin", "commander", "communicator"}
 NOTE = {"admin", "commander", "responder", "communicator"}
 ADMIN = {"admin"}
+MONITORS = {"admin", "commander"}
+MONITOR = {"service": "intranet", "name": "n", "kind": "tcp",
+           "config": {"host": "127.0.0.1", "port": 9}}
 
 # (method, path, body, roles allowed). {id} is an incident every role can see.
 API_ROUTES = [
@@ -55,6 +59,15 @@ API_ROUTES = [
     ("POST", "/signals/{signal}/declare", None, DECLARE),
     ("POST", "/signals/{signal}/attach", {"incident": "{id}"}, RESPOND),
     ("POST", "/signals/{signal}/dismiss", None, RESPOND),
+    ("GET", "/monitors", None, EVERYONE),
+    ("POST", "/monitors", MONITOR, MONITORS),
+    ("GET", "/monitors/{monitor}", None, EVERYONE),
+    ("PATCH", "/monitors/{monitor}", {"name": "renamed"}, MONITORS),
+    ("DELETE", "/monitors/{monitor}", None, MONITORS),
+    ("POST", "/monitors/{monitor}/pause", None, MONITORS),
+    ("POST", "/monitors/{monitor}/resume", None, MONITORS),
+    ("GET", "/monitors/{monitor}/results", None, EVERYONE),
+    ("GET", "/monitors/{monitor}/availability", None, EVERYONE),
 ]
 
 # Console pages: (method, path, form data, roles allowed).
@@ -91,6 +104,21 @@ PAGES = [
     ("POST", "/signals/{signal}/attach/", {"incident": "{id}"}, RESPOND),
     ("POST", "/signals/{signal}/dismiss/", {}, RESPOND),
     ("GET", "/integrations/", None, ADMIN),
+    ("GET", "/monitors/", None, EVERYONE),
+    ("GET", "/monitors/new/", None, MONITORS),
+    # Test now with an empty form: the form's errors, and no outbound connection.
+    ("POST", "/monitors/new/", {"test": "1"}, MONITORS),
+    ("GET", "/monitors/{monitor}/", None, EVERYONE),
+    ("GET", "/monitors/{monitor}/edit/", None, MONITORS),
+    ("POST", "/monitors/{monitor}/edit/", {"test": "1"}, MONITORS),
+    ("GET", "/monitors/{monitor}/delete/", None, MONITORS),
+    ("POST", "/monitors/{monitor}/delete/", {}, MONITORS),
+    ("POST", "/monitors/{monitor}/pause/", {}, MONITORS),
+    ("POST", "/monitors/{monitor}/resume/", {}, MONITORS),
+    ("GET", "/maintenance/", None, EVERYONE),
+    ("GET", "/maintenance/new/", None, MONITORS),
+    ("GET", "/maintenance/{window}/edit/", None, MONITORS),
+    ("POST", "/maintenance/{window}/delete/", {}, MONITORS),
 ]
 
 
@@ -101,13 +129,19 @@ def incident(demo, personas):
     record_events(integration, "generic", [Event(action="trigger", dedup_key="k",
                                                  severity="warning", summary="odd",
                                                  service_hint="intranet")])
+    Monitor.objects.create(service=incident.services.first(), name="Permissions",
+                           kind="tcp", config={"host": "127.0.0.1", "port": 9})
+    MaintenanceWindow.objects.create(title="Permissions", starts_at=incident.declared_at,
+                                     duration_minutes=60)
     return incident
 
 
 def fill(path, incident):
     return path.replace("{id}", str(incident.pk)).replace(
         "{item}", str(incident.checklist.first().pk)).replace(
-        "{signal}", str(Signal.objects.get(dedup_key="k").pk))
+        "{signal}", str(Signal.objects.get(dedup_key="k").pk)).replace(
+        "{monitor}", str(Monitor.objects.get(name="Permissions").pk)).replace(
+        "{window}", str(MaintenanceWindow.objects.get(title="Permissions").pk))
 
 
 def body_for(body, incident):
@@ -167,6 +201,7 @@ def test_every_route_is_in_the_permission_tables():
                     full = (prefix.rstrip("/") + "/" + path.lstrip("/")).rstrip("/")
                     api_paths.add((method, full.replace("{incident_id}", "{id}")
                                    .replace("{signal_id}", "{signal}")
+                                   .replace("{monitor_id}", "{monitor}")
                                    .replace("{item_id}", "{item}").replace("{slug}", "*")
                                    .replace("{number}", "*")))
     tested = {(m, _shape(p)) for m, p, _, _ in API_ROUTES}
@@ -207,7 +242,8 @@ def _shape(path: str) -> str:
 def _page_shape(path: str) -> str:
     path = path.split("?")[0].lstrip("/")
     for concrete, pattern in (("{id}", "<int:incident_id>"), ("payments", "<slug:slug>"),
-                              ("v1", "v<int:number>")):
+                              ("v1", "v<int:number>"), ("{monitor}", "<int:monitor_id>"),
+                              ("{window}", "<int:window_id>")):
         path = path.replace(concrete, pattern)
     return path
 

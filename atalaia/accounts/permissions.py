@@ -18,6 +18,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "plan.edit": frozenset({A}),
     "users.manage": frozenset({A}),
     "integrations.manage": frozenset({A}),
+    "monitors.manage": frozenset({A, C}),        # monitors, maintenance windows, test now
     "audit.view": frozenset({A}),
 }
 
