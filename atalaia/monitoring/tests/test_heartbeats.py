@@ -113,3 +113,37 @@ def test_cli_adds_a_heartbeat_and_prints_its_ping_url(demo):
     monitor = Monitor.objects.get(name="backup")
     assert out.getvalue().strip().endswith(f"/ping/{monitor.ping_key}")
     assert (monitor.interval_seconds, monitor.grace_seconds) == (86400, 300)
+
+
+def test_runs_that_take_far_longer_than_usual_degrade_the_monitor(monitor):
+    """Hourly runs of about a minute for 30 hours, then runs of five minutes."""
+    def run(hour: int, seconds: float):
+        with at(hour * 60):
+            ping(monitor, "/start")
+        with at(hour * 60 + seconds / 60):
+            assert ping(monitor).status_code == 200
+
+    for hour in range(30):
+        run(hour, 55 + hour % 4 * 5)
+    monitor.refresh_from_db()
+    assert monitor.state == MonitorState.UP and monitor.anomaly == {}
+    for hour in range(30, 34):
+        run(hour, 300)
+    assert Monitor.objects.get().state == MonitorState.UP  # 4 slow runs of the last 6
+    run(34, 300)
+    monitor.refresh_from_db()
+    assert monitor.state == MonitorState.DEGRADED
+    assert monitor.message.startswith("run time 5 min is "), monitor.message
+    assert monitor.anomaly["factor"] > 4
+    assert Signal.objects.get(dedup_key=f"monitor-{monitor.pk}-degraded").severity == "warning"
+
+
+def test_every_ping_is_a_result_for_availability(monitor):
+    from atalaia.monitoring.models import CheckRecord
+
+    with at(0):
+        ping(monitor)
+    with at(70):
+        check_deadlines()
+    assert list(CheckRecord.objects.order_by("checked_at").values_list("state", flat=True)) \
+        == ["up", "down"]
