@@ -27,35 +27,43 @@ from atalaia.accounts.models import User
 from atalaia.catalog.models import SLUG_PATTERN, Service
 from atalaia.intake.models import Severity
 from atalaia.lib import yamldoc as y
+from atalaia.monitoring.actions import LIMITS
 from atalaia.monitoring.config import ConfigError, keys, validate
 from atalaia.monitoring.maintenance import WindowError, validate_window
 from atalaia.monitoring.models import MaintenanceWindow, Monitor, MonitorKind, Recurrence
 
-WHOLE, SMALL = 2**31 - 1, 32767  # the largest PositiveIntegerField, PositiveSmallIntegerField
+WHOLE = 2**31 - 1  # the largest PositiveIntegerField
 HEARTBEAT = MonitorKind.HEARTBEAT
 
 
 def _timeout(value: Any, path: y.Path, checker: y.Checker) -> float:
-    value = y.number(0.1, 3600)(value, path, checker)
+    value = y.number(*LIMITS["timeout_seconds"])(value, path, checker)
     if value != value:  # NaN, which compares false with any bound
         checker.error(path, "expected a number of seconds, got .nan")
     return value
 
 
+def _whole(field: str) -> y.Validator:
+    """The bounds the console and the API keep (actions.LIMITS), so that a file
+    cannot set what the form would refuse."""
+    low, high = LIMITS[field]
+    return y.integer(int(low), int(high))
+
+
 # A monitor's settings in file order: file key -> (Monitor field, validator).
 SETTINGS: dict[str, tuple[str, y.Validator]] = {
-    "interval": ("interval_seconds", y.integer(1, WHOLE)),
-    "retry_interval": ("retry_interval_seconds", y.integer(1, WHOLE)),
+    "interval": ("interval_seconds", _whole("interval_seconds")),
+    "retry_interval": ("retry_interval_seconds", _whole("retry_interval_seconds")),
     "timeout": ("timeout_seconds", _timeout),
-    "failures_to_down": ("failures_to_down", y.integer(1, SMALL)),
-    "successes_to_up": ("successes_to_up", y.integer(1, SMALL)),
-    "locations_required": ("locations_required", y.integer(1, SMALL)),
+    "failures_to_down": ("failures_to_down", _whole("failures_to_down")),
+    "successes_to_up": ("successes_to_up", _whole("successes_to_up")),
+    "locations_required": ("locations_required", _whole("locations_required")),
     "severity": ("severity", y.one_of(*Severity.values)),
     "paused": ("paused", y.boolean()),
     "anomaly_detection": ("anomaly_detection", y.boolean()),
-    "anomaly_k": ("anomaly_k", y.integer(1, SMALL)),
-    "anomaly_m": ("anomaly_m", y.integer(1, SMALL)),
-    "grace": ("grace_seconds", y.integer(0, WHOLE)),  # heartbeat monitors only
+    "anomaly_k": ("anomaly_k", _whole("anomaly_k")),
+    "anomaly_m": ("anomaly_m", _whole("anomaly_m")),
+    "grace": ("grace_seconds", _whole("grace_seconds")),  # heartbeat monitors only
 }
 DEFAULTS = {f.name: f.get_default() for f in Monitor._meta.concrete_fields
             if f.name in {name for name, _ in SETTINGS.values()}}
