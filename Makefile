@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake clean
+.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms clean
 
 $(BIN)/atalaia: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,15 @@ bench-live: install
 
 bench-intake: install
 	$(BIN)/python bench/intake.py
+
+bench-prober: install
+	$(BIN)/python bench/prober.py --max
+
+bench-detection: install
+	$(BIN)/python bench/detection.py
+
+bench-false-alarms: install
+	$(BIN)/python bench/false_alarms.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

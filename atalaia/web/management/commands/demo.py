@@ -1,3 +1,4 @@
+import os
 import secrets
 from pathlib import Path
 
@@ -8,6 +9,8 @@ from atalaia.accounts.actions import create_user
 from atalaia.accounts.models import AccountRole, User
 from atalaia.catalog.actions import import_catalog
 from atalaia.catalog.models import Service
+from atalaia.monitoring.models import Monitor
+from atalaia.monitoring.monitors_yaml import import_monitors
 from atalaia.plans.actions import import_plan
 
 DEMO = Path(__file__).resolve().parents[3] / "demo"
@@ -31,8 +34,11 @@ class Command(BaseCommand):
             password = self._users()
             import_catalog((DEMO / "catalog.yaml").read_text())
             version = import_plan((DEMO / "plan.yaml").read_text(), note="demo plan")
+            monitors = (DEMO / "monitors.yaml").read_text().replace(
+                "${PORT}", os.environ.get("PORT", "8000"))
+            import_monitors(monitors)
         self.stdout.write(f"demo loaded: {Service.objects.count()} services, "
-                          f"plan version {version.number}")
+                          f"{Monitor.objects.count()} monitors, plan version {version.number}")
         if password:
             self.stdout.write(f"log in as admin / {password}  (you will enrol an "
                               "authenticator app for two-factor authentication first)")
