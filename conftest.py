@@ -13,6 +13,17 @@ DEMO = Path(__file__).parent / "atalaia" / "demo"
 ROLES = ["admin", "commander", "responder", "communicator", "viewer"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _committer_lets_go_of_the_test_database(django_db_setup, django_db_blocker):
+    """The intake committer thread keeps a connection to the test database; it must
+    be closed before the database is dropped at the end of the session."""
+    yield
+    from atalaia.intake.groupcommit import committer
+
+    with django_db_blocker.unblock():
+        committer.close_connection()
+
+
 @pytest.fixture(autouse=True)
 def fast_hashing(settings):
     # argon2 is what users get; tests only need passwords that work, quickly.

@@ -56,52 +56,61 @@ COUNT_EVENTS = (
 
 
 def within_rate(integration: Integration, events: int = 1) -> bool:
-    """Count these events in the current minute; False once the limit is passed.
+    """Count these events in the current minute; False once the limit is passed."""
+    with one_writer():
+        return count_events(integration.pk, events) <= integration.rate_per_minute
 
-    One statement, an upsert that returns the new count, outside any transaction:
-    every request of an integration updates the same row, so the row is locked
-    only while the database runs that statement, never across round trips to
-    Python (where other request threads hold the GIL)."""
+
+def count_events(integration_id: int, events: int) -> int:
+    """Add events to the integration's count for this minute; the new count.
+
+    One statement, an upsert that returns the new count: every request of an
+    integration updates the same row, so the row is locked only while the
+    database runs that statement (or, in a group commit, until its commit)."""
     minute = timezone.now().replace(second=0, microsecond=0)
-    with _one_writer(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(COUNT_EVENTS, [
-            integration.pk, connection.ops.adapt_datetimefield_value(minute), events])
+            integration_id, connection.ops.adapt_datetimefield_value(minute), events])
         (total,) = cursor.fetchone()
-    return total <= integration.rate_per_minute
+    return total
 
 
 def record_events(integration: Integration | None, source: str, events: list[Event],
                   in_maintenance: bool = False) -> None:
-    """Apply the events to signals, all of them or none, before the sender gets its answer.
+    """Apply the events to signals, all of them or none, before the sender gets its answer."""
+    with one_writer(), transaction.atomic():
+        apply_events(integration, source, events, in_maintenance)
 
-    They are applied in order, as if one by one, with one query for the live
-    signals of all their keys and one insert for all the new signals: a batch of
-    100 new alerts is 2 statements, not 200."""
+
+def apply_events(integration: Integration | None, source: str, events: list[Event],
+                 in_maintenance: bool = False) -> None:
+    """Apply the events in order, as if one by one, inside the caller's transaction:
+    one query for the live signals of all their keys and one insert for all the new
+    signals, so a batch of 100 new alerts is 2 statements, not 200."""
     services = _services_by_slug(events)
     keys = {event.dedup_key for event in events}
-    with _one_writer(), transaction.atomic():
-        live = {signal.dedup_key: signal for signal in Signal.objects.select_for_update()
-                .filter(source=source, integration=integration, dedup_key__in=keys)
-                .exclude(status=SignalStatus.RESOLVED).order_by("pk")}
-        new: list[Signal] = []
-        changed: dict[int, tuple[Signal, set[str]]] = {}  # stored signals: changed fields
-        now = timezone.now()
-        for event in events:
-            signal, fields = _apply(integration, source, event, services, live, now)
-            if signal is None:
-                continue
-            if signal.pk is None:
-                if not fields:  # opened by this event; inserted below as it ends up
-                    signal.in_maintenance = in_maintenance
-                    new.append(signal)
-            else:
-                changed.setdefault(signal.pk, (signal, set()))[1].update(fields)
-        # Updates first: a signal resolved in this batch leaves the one live row per
-        # key before a new signal with that key is inserted.
-        for signal, names in changed.values():
-            signal.save(update_fields=sorted(names))
-        if new:
-            Signal.objects.bulk_create(new)
+    live = {signal.dedup_key: signal for signal in Signal.objects.select_for_update()
+            .filter(source=source, integration=integration, dedup_key__in=keys)
+            .exclude(status=SignalStatus.RESOLVED).order_by("pk")}
+    new: list[Signal] = []
+    changed: dict[int, tuple[Signal, set[str]]] = {}  # stored signals: changed fields
+    now = timezone.now()
+    for event in events:
+        signal, fields = _apply(integration, source, event, services, live, now)
+        if signal is None:
+            continue
+        if signal.pk is None:
+            if not fields:  # opened by this event; inserted below as it ends up
+                signal.in_maintenance = in_maintenance
+                new.append(signal)
+        else:
+            changed.setdefault(signal.pk, (signal, set()))[1].update(fields)
+    # Updates first: a signal resolved in this batch leaves the one live row per
+    # key before a new signal with that key is inserted.
+    for signal, names in changed.values():
+        signal.save(update_fields=sorted(names))
+    if new:
+        Signal.objects.bulk_create(new)
 
 
 def _services_by_slug(events: list[Event]) -> dict[str, Service]:
@@ -151,7 +160,7 @@ _lock_file: dict[str, int] = {}  # "pid:path" -> file descriptor
 
 
 @contextlib.contextmanager
-def _one_writer():
+def one_writer():
     if connection.vendor != "sqlite":
         yield
         return

@@ -2,8 +2,6 @@
 those systems' terms (PagerDuty's status/message/errors), accept fields they do
 not know, and answer only after the events are committed."""
 
-import json
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,113 +14,57 @@ from django.views.decorators.http import require_POST
 from atalaia.accounts.permissions import can, require
 from atalaia.catalog.models import Service
 from atalaia.incidents.visibility import visible_incidents
-from atalaia.intake import actions
-from atalaia.intake.formats import alertmanager, generic, pagerduty
-from atalaia.intake.formats.common import InvalidEvent
+from atalaia.intake import actions, receive
 from atalaia.intake.models import Integration, IntegrationKind, Signal, SignalStatus
 
 
-def _invalid(errors: list[str], status: int = 400) -> JsonResponse:
-    return JsonResponse({"status": "invalid event", "message": "Event object is invalid",
-                         "errors": errors}, status=status)
+def _answer(answer: receive.Answer) -> JsonResponse:
+    return JsonResponse(answer.body, status=answer.status)
 
 
-def _throttled() -> JsonResponse:
-    return JsonResponse({"status": "throttle event", "message": "Requests for this "
-                         "integration are temporarily rate limited", "errors": []}, status=429)
+def _raw(request) -> bytes | receive.Answer:
+    """The body; a huge one (by its Content-Length) is refused before it is read."""
+    length = receive.content_length(request.META.get("CONTENT_LENGTH"))
+    if isinstance(length, receive.Answer):
+        return length
+    if length > settings.INTAKE_MAX_BYTES:
+        return receive.too_large()
+    return request.body
 
 
-def _body(request):
-    """The decoded JSON body, or a response that says why there is none."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None, _invalid(["the Content-Length header is not a number"])
-    # The header is checked first so that a huge body is never read; the length
-    # read is checked too, for a sender that gives no (or a false) Content-Length.
-    if length > settings.INTAKE_MAX_BYTES or len(raw := request.body) > settings.INTAKE_MAX_BYTES:
-        return None, _invalid([f"the body is larger than {settings.INTAKE_MAX_BYTES} bytes"],
-                              413)
-    try:
-        return json.loads(raw), None
-    except (ValueError, UnicodeDecodeError):
-        return None, _invalid(["the body is not valid JSON"])
-
-
-def _pagerduty(request, parse):
-    """(integration, what `parse` read, None), or (None, None, the refusal)."""
-    body, error = _body(request)
-    if error:
-        return None, None, error
-    try:
-        key, parsed = parse(body)
-    except InvalidEvent as exc:
-        return None, None, _invalid(exc.errors)
-    integration = actions.integration_for_key(key, (IntegrationKind.PAGERDUTY,))
-    if integration is None:
-        return None, None, _invalid(["'routing_key' does not match an integration"])
-    if not actions.within_rate(integration):
-        return None, None, _throttled()
-    return integration, parsed, None
+def _receive(request, handle, *args) -> JsonResponse:
+    raw = _raw(request)
+    return _answer(raw if isinstance(raw, receive.Answer) else handle(raw, *args))
 
 
 @csrf_exempt
 @require_POST
 def pagerduty_enqueue(request):
-    integration, event, refusal = _pagerduty(request, pagerduty.parse_event)
-    if refusal:
-        return refusal
-    actions.record_events(integration, IntegrationKind.PAGERDUTY, [event])
-    return JsonResponse({"status": "success", "message": "Event processed",
-                         "dedup_key": event.dedup_key}, status=202)
+    return _receive(request, receive.pagerduty_event)
 
 
 @csrf_exempt
 @require_POST
 def pagerduty_change(request):
-    integration, change, refusal = _pagerduty(request, pagerduty.parse_change)
-    if refusal:
-        return refusal
-    actions.record_change(integration, change)
-    return JsonResponse({"status": "success", "message": "Change event processed"},
-                        status=202)
+    return _receive(request, receive.pagerduty_change)
 
 
-def _key(request, key: str | None) -> str:
-    header = request.headers.get("Authorization", "")
-    bearer = header[7:].strip() if header.startswith("Bearer ") else ""
-    return bearer or key or request.GET.get("key", "")
-
-
-def _batch(request, key, kind: str, parse):
-    body, error = _body(request)
-    if error:
-        return error
-    integration = actions.integration_for_key(_key(request, key), (kind,))
-    if integration is None:
-        return JsonResponse({"status": "unauthorized", "message": "unknown integration key",
-                             "errors": []}, status=401)
-    try:
-        events = parse(body)
-    except InvalidEvent as exc:
-        return _invalid(exc.errors)
-    if not actions.within_rate(integration, len(events)):
-        return _throttled()
-    actions.record_events(integration, kind, events)
-    return JsonResponse({"status": "success", "message": "Events processed",
-                         "count": len(events)}, status=202)
+def _webhook(request, name: str, key: str | None) -> JsonResponse:
+    key = receive.webhook_key(key, request.headers.get("Authorization", ""),
+                              request.GET.get("key", ""))
+    return _receive(request, lambda raw: receive.webhook(name, raw, key))
 
 
 @csrf_exempt
 @require_POST
 def alertmanager_webhook(request, key: str | None = None):
-    return _batch(request, key, IntegrationKind.ALERTMANAGER, alertmanager.parse)
+    return _webhook(request, "alertmanager", key)
 
 
 @csrf_exempt
 @require_POST
 def generic_webhook(request, key: str | None = None):
-    return _batch(request, key, IntegrationKind.GENERIC, generic.parse)
+    return _webhook(request, "generic", key)
 
 
 # -- console pages: the signal inbox and the integrations ---------------------------

@@ -109,6 +109,16 @@ def database(name: str, default_sqlite: Path) -> dict:
     )
 
 
+def sqlite_durability(name: str = "ATALAIA_SQLITE_SYNCHRONOUS") -> str:
+    """NORMAL (the default): a crash of a process loses nothing committed, a power loss
+    may lose the last transactions; FULL: nothing committed is lost on power loss
+    either, at the price of a sync of the write-ahead log on every commit."""
+    value = (_raw(name) or "NORMAL").upper()
+    if value not in ("NORMAL", "FULL"):
+        raise ImproperlyConfigured(f"{name}: expected NORMAL or FULL, got {value!r}")
+    return value
+
+
 def sqlite_database(path: Path) -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -119,7 +129,8 @@ def sqlite_database(path: Path) -> dict:
             # (live timelines) go on while the worker writes.
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": f"PRAGMA journal_mode=WAL; "
+                            f"PRAGMA synchronous={sqlite_durability()};",
         },
         "TEST": {"NAME": str(path.with_name("test-" + path.name))},
     }

@@ -1,0 +1,192 @@
+"""Group commit: the events of many intake requests in one transaction.
+
+Each web process has one committer thread. A request thread hands over what it
+received and waits; the committer takes everything waiting, looks up the
+integrations, counts the rate, applies the events and commits them together,
+then answers each request. Nobody gets an answer before the commit, so nothing
+acknowledged is lost; but a commit, its statements and SQLite's writer lock are
+shared by every request that arrived meanwhile, instead of paid by each.
+
+A caller already inside a transaction (a test, a management command) commits
+with it instead: `submit` then runs the batch in its own thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from atalaia.intake import actions
+from atalaia.intake.formats.common import Event
+from atalaia.intake.models import Integration
+from atalaia.lib.crypto import sha256_hex
+
+log = logging.getLogger("atalaia.intake")
+# A batch takes at most this many requests; the rest wait for the next.
+BATCH = 500
+# A request gives up waiting after this long (the committer is stuck): 503.
+WAIT_SECONDS = 30.0
+
+
+@dataclass
+class Item:
+    """One request's worth: events (or one change) for the integration of `key`."""
+
+    kinds: tuple[str, ...]  # the integration kinds this endpoint accepts
+    key: str
+    events: list[Event] = field(default_factory=list)
+    change: dict | None = None
+    future: Future = field(default_factory=Future)
+
+    @property
+    def count(self) -> int:
+        return 1 if self.change is not None else len(self.events)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of an item: accepted, or refused and why."""
+
+    accepted: bool
+    refusal: str = ""  # "unknown key", "rate", "error"
+
+
+class Committer:
+    def __init__(self) -> None:
+        self.waiting: collections.deque[Item] = collections.deque()
+        self.wakeup = threading.Condition()
+        self.closing, self.closed = threading.Event(), threading.Event()
+        self.pid = 0
+
+    def submit(self, item: Item) -> Outcome:
+        if connection.in_atomic_block:
+            apply_batch([item])
+            return item.future.result()
+        self._ensure_thread()
+        with self.wakeup:
+            self.waiting.append(item)
+            self.wakeup.notify()
+        try:
+            return item.future.result(timeout=WAIT_SECONDS)
+        except TimeoutError:
+            return Outcome(False, "error")
+
+    def _ensure_thread(self) -> None:
+        # A forked web worker starts its own committer: threads do not survive fork.
+        if self.pid != os.getpid():
+            with self.wakeup:
+                if self.pid != os.getpid():
+                    self.waiting.clear()
+                    threading.Thread(target=self._run, name="intake-commit",
+                                     daemon=True).start()
+                    self.pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            with self.wakeup:
+                while not self.waiting and not self.closing.is_set():
+                    self.wakeup.wait()
+                batch = [self.waiting.popleft()
+                         for _ in range(min(BATCH, len(self.waiting)))]
+            if batch:
+                apply_batch(batch)
+            elif self.closing.is_set():
+                connection.close()
+                self.closing.clear()
+                self.closed.set()
+
+    def close_connection(self, timeout: float = 10.0) -> None:
+        """Have the committer close its database connection (it opens a new one for
+        the next batch): before a test database is dropped, for instance."""
+        if self.pid != os.getpid():
+            return
+        self.closed.clear()
+        with self.wakeup:
+            self.closing.set()
+            self.wakeup.notify()
+        self.closed.wait(timeout)
+
+
+def apply_batch(items: list[Item]) -> None:
+    """Commit the items together and answer each; if that fails, each on its own,
+    so that one bad item costs only its own answer."""
+    try:
+        outcomes = _commit(items)
+    except Exception:
+        if len(items) == 1:
+            log.exception("intake: committing an event failed")
+            outcomes = [Outcome(False, "error")]
+        else:
+            for item in items:
+                apply_batch([item])
+            return
+    for item, outcome in zip(items, outcomes, strict=True):
+        item.future.set_result(outcome)
+
+
+def _commit(items: list[Item]) -> list[Outcome]:
+    with actions.one_writer(), transaction.atomic():
+        integrations = _integrations(items)
+        outcomes = _within_rates(items, integrations)
+        for (source, integration), events in _events_by_source(
+                items, integrations, outcomes).items():
+            actions.apply_events(integration, source, events)
+        for item, outcome in zip(items, outcomes, strict=True):
+            if outcome.accepted and item.change is not None:
+                actions.record_change(integrations[item.key], item.change)
+    return outcomes
+
+
+def _integrations(items: list[Item]) -> dict[str, Integration]:
+    """The live integration of each key (one query); keys of no integration left out."""
+    digests = {sha256_hex(item.key): item.key for item in items if 0 < len(item.key) <= 64}
+    found = Integration.objects.filter(key_digest__in=list(digests), disabled_at__isnull=True)
+    return {digests[integration.key_digest]: integration for integration in found}
+
+
+def _integration_of(item: Item, integrations: dict[str, Integration]) -> Integration | None:
+    """The item's integration, if its key belongs to one of a kind the endpoint takes."""
+    integration = integrations.get(item.key)
+    return integration if integration is not None and integration.kind in item.kinds else None
+
+
+def _within_rates(items: list[Item], integrations: dict[str, Integration]) -> list[Outcome]:
+    """Count each integration's events in this minute (one statement per integration);
+    the items that pass its limit are refused, in arrival order."""
+    wanted: dict[int, int] = collections.Counter()
+    for item in items:
+        if (integration := _integration_of(item, integrations)) is not None:
+            wanted[integration.pk] += item.count
+    totals = {pk: actions.count_events(pk, count) for pk, count in wanted.items()}
+    used = {pk: totals[pk] - wanted[pk] for pk in totals}  # counted before this batch
+    outcomes = []
+    for item in items:
+        integration = _integration_of(item, integrations)
+        if integration is None:
+            outcomes.append(Outcome(False, "unknown key"))
+            continue
+        used[integration.pk] += item.count
+        within = used[integration.pk] <= integration.rate_per_minute
+        outcomes.append(Outcome(True) if within else Outcome(False, "rate"))
+    return outcomes
+
+
+def _events_by_source(items: list[Item], integrations: dict[str, Integration],
+                      outcomes: list[Outcome]) -> dict[tuple[str, Integration], list[Event]]:
+    grouped: dict[tuple[str, Integration], list[Event]] = {}
+    for item, outcome in zip(items, outcomes, strict=True):
+        if outcome.accepted and item.change is None:
+            integration = integrations[item.key]
+            grouped.setdefault((integration.kind, integration), []).extend(item.events)
+    return grouped
+
+
+committer = Committer()
+submit: Callable[[Item], Outcome] = committer.submit
