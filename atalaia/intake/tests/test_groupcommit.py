@@ -4,9 +4,9 @@ and the WSGI front that serves intake before Django's middleware."""
 import io
 import json
 import threading
+from wsgiref.util import setup_testing_defaults
 
 import pytest
-from wsgiref.util import setup_testing_defaults
 
 from atalaia.intake.actions import create_integration
 from atalaia.intake.formats.common import Event
