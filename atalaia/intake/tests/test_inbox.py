@@ -56,3 +56,12 @@ def test_integration_created_in_the_api_shows_its_key_once(demo, clients, tokens
     bad = api(clients["admin"], "POST", "/integrations", tokens["admin"],
               {"kind": "nagios", "name": "x"})
     assert bad.status_code == 422
+
+
+def test_signals_raised_during_maintenance_are_marked_in_the_inbox(demo, clients):
+    signal = inbox_signal()
+    page = clients["viewer"].get("/signals/").content.decode()
+    assert ">maintenance</span>" not in page
+    Signal.objects.filter(pk=signal.pk).update(in_maintenance=True)
+    page = clients["viewer"].get("/signals/").content.decode()
+    assert ">maintenance</span>" in page
