@@ -47,7 +47,7 @@ def renew(location: str, holder: str, now: datetime, lease_seconds: float) -> li
         elif held < share:
             _claim(location, holder, now, until, share - held)
     rows = (ProbeState.objects.filter(location=location, holder=holder, monitor__paused=False)
-            .values(*FIELDS))
+            .exclude(monitor__kind=MonitorKind.HEARTBEAT).values(*FIELDS))
     return [{key.removeprefix("monitor__"): value for key, value in row.items()} for row in rows]
 
 

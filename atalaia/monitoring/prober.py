@@ -317,8 +317,8 @@ class Prober:
             return
         try:
             check = config.build(row["kind"], row["config"], row["timeout_seconds"])
-        except (TypeError, ValueError) as exc:
-            log.error("monitor %s has a configuration that cannot run: %s", pk, exc)
+        except (TypeError, ValueError, KeyError) as exc:
+            log.error("monitor %s has a configuration that cannot run: %r", pk, exc)
             self.watches.pop(pk, None)
             return
         try:

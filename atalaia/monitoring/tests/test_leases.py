@@ -60,3 +60,11 @@ def test_each_location_holds_its_own_leases(monitors):
     renew("saopaulo", "b", at(0), LEASE)
     assert len(held("lisbon", "a")) == 10 and len(held("saopaulo", "b")) == 10
     assert ProbeState.objects.count() == 20
+
+
+def test_a_monitor_turned_into_a_heartbeat_leaves_the_probers(monitors):
+    renew("default", "a", at(0), LEASE)
+    turned = Monitor.objects.get(name="m0")
+    Monitor.objects.filter(pk=turned.pk).update(kind=MonitorKind.HEARTBEAT, config={})
+    rows = renew("default", "a", at(5), LEASE)
+    assert len(rows) == 9 and turned.pk not in {r["monitor_id"] for r in rows}
