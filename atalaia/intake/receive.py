@@ -72,31 +72,29 @@ def decode(raw: bytes) -> Any:
 
 def pagerduty_event(raw: bytes) -> Answer:
     """POST /v2/enqueue."""
-    body = decode(raw)
-    if isinstance(body, Answer):
-        return body
-    try:
-        key, event = pagerduty.parse_event(body)
-    except InvalidEvent as exc:
-        return invalid(exc.errors)
-    refusal = _commit(groupcommit.Item(PAGERDUTY, key, events=[event]), unknown=invalid(
-        ["'routing_key' does not match an integration"]))
-    return refusal or Answer(202, {"status": "success", "message": "Event processed",
-                                   "dedup_key": event.dedup_key})
+    return _pagerduty(raw, pagerduty.parse_event, lambda key, event: groupcommit.Item(
+        PAGERDUTY, key, events=[event]), lambda event: {
+        "status": "success", "message": "Event processed", "dedup_key": event.dedup_key})
 
 
 def pagerduty_change(raw: bytes) -> Answer:
     """POST /v2/change/enqueue."""
+    return _pagerduty(raw, pagerduty.parse_change, lambda key, change: groupcommit.Item(
+        PAGERDUTY, key, change=change), lambda change: {
+        "status": "success", "message": "Change event processed"})
+
+
+def _pagerduty(raw: bytes, parse: Callable, item: Callable, success: Callable) -> Answer:
     body = decode(raw)
     if isinstance(body, Answer):
         return body
     try:
-        key, change = pagerduty.parse_change(body)
+        key, parsed = parse(body)
     except InvalidEvent as exc:
         return invalid(exc.errors)
-    refusal = _commit(groupcommit.Item(PAGERDUTY, key, change=change), unknown=invalid(
+    refusal = _commit(item(key, parsed), unknown=invalid(
         ["'routing_key' does not match an integration"]))
-    return refusal or Answer(202, {"status": "success", "message": "Change event processed"})
+    return refusal or Answer(202, success(parsed))
 
 
 WEBHOOKS: dict[str, tuple[str, Callable[[Any], list]]] = {
