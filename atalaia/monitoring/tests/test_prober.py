@@ -74,7 +74,14 @@ def monitor(transactional_db, demo, target):
 
 def advance(prober: Prober, clock: Clock, seconds: float) -> None:
     clock.now += seconds
-    asyncio.run(prober.turn())
+
+    async def turn():
+        await prober.turn()
+        for origin in prober.origins.values():  # its connections belong to this loop
+            await origin.client.aclose()
+        prober.origins.clear()
+
+    asyncio.run(turn())
 
 
 @pytest.fixture
