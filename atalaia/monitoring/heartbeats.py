@@ -91,8 +91,8 @@ def _run_time_deviation(monitor: Monitor, now) -> baselines.Deviation | None:
         monitor=monitor, location=LOCATION, latency_ms__isnull=False, checked_at__gte=since)
         .order_by("-checked_at").values_list("checked_at", "latency_ms")[:HISTORY_LIMIT])
     rows.reverse()
-    times = [at.timestamp() for at, _ in rows]
-    values = [value for _, value in rows]
+    times = [at.timestamp() for at, value in rows if value is not None]
+    values = [value for _, value in rows if value is not None]
     span = max(params.min_window_seconds, params.m * monitor.interval_seconds) \
         + monitor.interval_seconds
     recent = sum(1 for t in times if t >= now.timestamp() - span)
