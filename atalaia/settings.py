@@ -16,6 +16,7 @@ BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env.string("ATALAIA_DATA_DIR", str(Path.cwd() / "data"))).resolve()
 
 DATABASES = {"default": env.database("ATALAIA_DATABASE_URL", DATA_DIR / "atalaia.sqlite3")}
+env.sqlite_durability()  # checked whichever database is in use: a bad value is an error
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
 
