@@ -147,6 +147,12 @@ else:
 # silent one counts as down on /healthz.
 HEARTBEAT_SECONDS = env.number("ATALAIA_HEARTBEAT_SECONDS", 5.0, minimum=0.05)
 HEARTBEAT_STALE_SECONDS = env.number("ATALAIA_HEARTBEAT_STALE_SECONDS", 30.0, minimum=0.1)
+# A Healthchecks-style URL the worker pings every WATCHDOG_SECONDS while every
+# part is alive, so that a service outside notices when Atalaia itself is down.
+WATCHDOG_URL = env.string("ATALAIA_WATCHDOG_URL")
+WATCHDOG_SECONDS = env.number("ATALAIA_WATCHDOG_SECONDS", 60.0, minimum=1)
+if WATCHDOG_URL and not WATCHDOG_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("ATALAIA_WATCHDOG_URL: expected an http:// or https:// URL")
 # How often a web process looks for new timeline entries to push to live viewers.
 LIVE_POLL_SECONDS = env.number("ATALAIA_LIVE_POLL_SECONDS", 0.25, minimum=0.01)
 # A live stream ends after this long; the browser reconnects and resumes.

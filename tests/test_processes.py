@@ -24,6 +24,7 @@ def atalaia(*args, env=None, **kwargs):
     ("ATALAIA_DATABASE_URL", "mysql://x/y", "ATALAIA_DATABASE_URL: unsupported scheme"),
     ("ATALAIA_SECRET_KEY", "short", "ATALAIA_SECRET_KEY: must be at least 32 characters"),
     ("ATALAIA_SQLITE_SYNCHRONOUS", "often", "ATALAIA_SQLITE_SYNCHRONOUS: expected NORMAL or FULL"),
+    ("ATALAIA_WATCHDOG_URL", "ftp://x/y", "ATALAIA_WATCHDOG_URL: expected an http:// or https://"),
 ])
 def test_bad_setting_stops_start_up_naming_the_variable(tmp_path, variable, value, message):
     result = atalaia("check", env={"ATALAIA_DATA_DIR": str(tmp_path), variable: value})
