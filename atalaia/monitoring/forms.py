@@ -49,9 +49,9 @@ class MonitorForm(forms.Form):
     timeout_seconds = _bounded("timeout_seconds", forms.FloatField, initial=10.0,
                                label=_("Timeout (seconds)"))
     failures_to_down = _bounded("failures_to_down", initial=3,
-                                label=_("Failures in a row before down"))
+                                label=_("Failed checks in a row before it is down"))
     successes_to_up = _bounded("successes_to_up", initial=2,
-                               label=_("Successes in a row before up"))
+                               label=_("Good checks in a row before it is up again"))
     locations_required = _bounded("locations_required", initial=1,
                                   label=_("Locations that must agree"))
     severity = forms.ChoiceField(choices=Severity.choices,
