@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "atalaia.incidents",
     "atalaia.intake",
     "atalaia.monitoring",
+    "atalaia.oncall",
     "atalaia.notify",
     "atalaia.web",
 ]
@@ -190,6 +191,22 @@ INTAKE_MAX_BYTES = env.integer("ATALAIA_INTAKE_MAX_BYTES", 1_048_576, minimum=10
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, INTAKE_MAX_BYTES)
 INTAKE_RATE_PER_MINUTE = env.integer("ATALAIA_INTAKE_RATE_PER_MINUTE", 6000, minimum=1)
 GROUPING_WINDOW_MINUTES = env.integer("ATALAIA_GROUPING_WINDOW_MINUTES", 30, minimum=1)
+# Outgoing e-mail (every header is ours: Django's e-mail framework over SMTP).
+EMAIL_HOST = env.string("ATALAIA_SMTP_HOST", "127.0.0.1")
+EMAIL_PORT = env.integer("ATALAIA_SMTP_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.string("ATALAIA_SMTP_USER")
+EMAIL_HOST_PASSWORD = env.string("ATALAIA_SMTP_PASSWORD")
+EMAIL_USE_TLS = env.boolean("ATALAIA_SMTP_STARTTLS", False)
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = env.string("ATALAIA_EMAIL_FROM", "atalaia@localhost")
+# Deliveries: attempts before a message is dead, the first retry delay (doubling
+# up to the maximum), and after how long a delivery left "sending" by a worker
+# that died is sent again.
+DELIVERY_MAX_ATTEMPTS = env.integer("ATALAIA_DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
+DELIVERY_RETRY_SECONDS = env.number("ATALAIA_DELIVERY_RETRY_SECONDS", 10.0, minimum=0.01)
+DELIVERY_RETRY_MAX_SECONDS = env.number("ATALAIA_DELIVERY_RETRY_MAX_SECONDS", 3600.0,
+                                        minimum=0.01)
+DELIVERY_SENDING_TIMEOUT = env.number("ATALAIA_DELIVERY_SENDING_TIMEOUT", 300.0, minimum=1)
 # How long the worker waits before looking again when it found nothing to do.
 WORKER_POLL_SECONDS = env.number("ATALAIA_WORKER_POLL_SECONDS", 0.25, minimum=0.01)
 # The incident room lists changes (deploys…) from this many hours before declaration.

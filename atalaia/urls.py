@@ -3,6 +3,7 @@ from django.views.generic import RedirectView
 
 from atalaia.api import api
 from atalaia.intake import views as intake_views
+from atalaia.notify import views as notify_views
 from atalaia.web import views as web_views
 
 urlpatterns = [
@@ -18,8 +19,11 @@ urlpatterns = [
     path("signals/", intake_views.inbox, name="signals"),
     path("signals/<int:signal_id>/<str:decision>/", intake_views.decide, name="signal_decide"),
     path("integrations/", intake_views.integrations, name="integrations"),
+    path("deliveries/", notify_views.deliveries, name="deliveries"),
+    path("deliveries/<int:delivery_id>/retry/", notify_views.retry, name="delivery_retry"),
     path("accounts/", include("atalaia.accounts.urls")),
     path("incidents/", include("atalaia.incidents.urls")),
     path("services/", include("atalaia.catalog.urls")),
     path("plan/", include("atalaia.plans.urls")),
+    path("oncall/", include("atalaia.oncall.urls")),
 ]

@@ -91,3 +91,36 @@ def database_url() -> str:
         return f"sqlite:///{db['NAME']}"
     host = db["HOST"] or "127.0.0.1"
     return f"postgresql://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class MailServer:
+    """A real SMTP server (aiosmtpd) on a port the kernel picks; keeps what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[bytes] = []
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                outer.messages.append(envelope.content)
+                return "250 OK"
+
+        class Server(Controller):
+            # Its readiness probe needs the real port, known only once it listens.
+            def _trigger_server(self):
+                self.port = self.server.sockets[0].getsockname()[1]
+                super()._trigger_server()
+
+        self.controller = Server(Handler(), hostname="127.0.0.1", port=0)
+        self.controller.start()
+        self.port = self.controller.port
+
+    def parsed(self):
+        from email import message_from_bytes
+
+        return [message_from_bytes(raw) for raw in self.messages]
+
+    def stop(self) -> None:
+        self.controller.stop()

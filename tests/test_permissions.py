@@ -9,6 +9,9 @@ from atalaia.intake.actions import create_integration, record_events
 from atalaia.intake.formats.common import Event
 from atalaia.intake.models import Signal
 from atalaia.monitoring.models import MaintenanceWindow, Monitor
+from atalaia.notify.models import Delivery
+from atalaia.notify.outbox import enqueue
+from atalaia.oncall.models import Layer, Override, Schedule
 from conftest import ROLES, api
 
 EVERYONE = set(ROLES)
@@ -19,6 +22,8 @@ COMMUNICATE = {"admin", "commander", "communicator"}
 NOTE = {"admin", "commander", "responder", "communicator"}
 ADMIN = {"admin"}
 MONITORS = {"admin", "commander"}
+ONCALL = {"admin", "commander"}
+DELIVERIES = {"admin", "commander", "communicator"}
 MONITOR = {"service": "intranet", "name": "n", "kind": "tcp",
            "config": {"host": "127.0.0.1", "port": 9}}
 
@@ -104,6 +109,8 @@ PAGES = [
     ("POST", "/signals/{signal}/attach/", {"incident": "{id}"}, RESPOND),
     ("POST", "/signals/{signal}/dismiss/", {}, RESPOND),
     ("GET", "/integrations/", None, ADMIN),
+    ("GET", "/deliveries/", None, DELIVERIES),
+    ("POST", "/deliveries/{delivery}/retry/", {}, COMMAND),
     ("GET", "/monitors/", None, EVERYONE),
     ("GET", "/monitors/new/", None, MONITORS),
     # Test now with an empty form: the form's errors, and no outbound connection.
@@ -119,6 +126,19 @@ PAGES = [
     ("GET", "/maintenance/new/", None, MONITORS),
     ("GET", "/maintenance/{window}/edit/", None, MONITORS),
     ("POST", "/maintenance/{window}/delete/", {}, MONITORS),
+    ("GET", "/oncall/", None, EVERYONE),
+    ("GET", "/oncall/new/", None, ONCALL),
+    ("POST", "/oncall/new/", {"name": ""}, ONCALL),
+    ("GET", "/oncall/{schedule}/", None, EVERYONE),
+    ("GET", "/oncall/{schedule}/edit/", None, ONCALL),
+    ("POST", "/oncall/{schedule}/delete/", {}, ONCALL),
+    ("POST", "/oncall/{schedule}/feed/reset/", {}, ONCALL),
+    ("GET", "/oncall/{schedule}/layers/new/", None, ONCALL),
+    ("GET", "/oncall/{schedule}/layers/{layer}/", None, ONCALL),
+    ("POST", "/oncall/{schedule}/layers/{layer}/delete/", {}, ONCALL),
+    ("GET", "/oncall/{schedule}/overrides/new/", None, ONCALL),
+    ("POST", "/oncall/{schedule}/overrides/{override}/delete/", {}, ONCALL),
+    ("POST", "/oncall/my-feed/reset/", {}, EVERYONE),
 ]
 
 
@@ -133,15 +153,32 @@ def incident(demo, personas):
                            kind="tcp", config={"host": "127.0.0.1", "port": 9})
     MaintenanceWindow.objects.create(title="Permissions", starts_at=incident.declared_at,
                                      duration_minutes=60)
+    enqueue("email", "ana@example.test", "Ana", "Permissions", "b",
+            idempotency_key="permissions")
+    schedule = Schedule.objects.create(name="Permissions")
+    Layer.objects.create(schedule=schedule, name="Permissions",
+                         rotation_start=incident.declared_at)
+    Override.objects.create(schedule=schedule, user=personas["viewer"],
+                            starts_at=incident.declared_at, ends_at=incident.declared_at)
     return incident
 
 
+def _fill_oncall(path):
+    if "{schedule}" not in path:
+        return path
+    return path.replace("{schedule}", str(Schedule.objects.get(name="Permissions").pk)).replace(
+        "{layer}", str(Layer.objects.get(name="Permissions").pk)).replace(
+        "{override}", str(Override.objects.get().pk))
+
+
 def fill(path, incident):
+    path = _fill_oncall(path)
     return path.replace("{id}", str(incident.pk)).replace(
         "{item}", str(incident.checklist.first().pk)).replace(
         "{signal}", str(Signal.objects.get(dedup_key="k").pk)).replace(
         "{monitor}", str(Monitor.objects.get(name="Permissions").pk)).replace(
-        "{window}", str(MaintenanceWindow.objects.get(title="Permissions").pk))
+        "{window}", str(MaintenanceWindow.objects.get(title="Permissions").pk)).replace(
+        "{delivery}", str(Delivery.objects.get(idempotency_key="permissions").pk))
 
 
 def body_for(body, incident):
@@ -226,7 +263,10 @@ PUBLIC_PAGES = {"healthz", "accounts/login/", "accounts/logout/", "accounts/2fa/
                 "intake/alertmanager/<str:key>", "intake/generic", "intake/generic/<str:key>",
                 # Heartbeat pings: authenticated by the monitor's key.
                 "ping/<uuid:key>", "ping/<uuid:key>/start", "ping/<uuid:key>/fail",
-                "ping/<uuid:key>/<int:exit_code>"}
+                "ping/<uuid:key>/<int:exit_code>",
+                # On-call feeds: authenticated by the token in the URL (atalaia/oncall/tests).
+                "oncall/feeds/schedule/<int:schedule_id>/<str:token>.ics",
+                "oncall/feeds/person/<int:user_id>/<str:token>.ics"}
 
 
 def _shape(path: str) -> str:
@@ -241,9 +281,12 @@ def _shape(path: str) -> str:
 
 def _page_shape(path: str) -> str:
     path = path.split("?")[0].lstrip("/")
-    for concrete, pattern in (("{id}", "<int:incident_id>"), ("payments", "<slug:slug>"),
+    for concrete, pattern in (("{id}", "<int:incident_id>"), ("{schedule}", "<int:schedule_id>"),
+                              ("{layer}", "<int:layer_id>"), ("{override}", "<int:override_id>"),
+                              ("payments", "<slug:slug>"),
                               ("v1", "v<int:number>"), ("{monitor}", "<int:monitor_id>"),
-                              ("{window}", "<int:window_id>")):
+                              ("{window}", "<int:window_id>"),
+                              ("{delivery}", "<int:delivery_id>")):
         path = path.replace(concrete, pattern)
     return path
 

@@ -19,6 +19,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "users.manage": frozenset({A}),
     "integrations.manage": frozenset({A}),
     "monitors.manage": frozenset({A, C}),        # monitors, maintenance windows, test now
+    "oncall.manage": frozenset({A, C}),          # schedules, layers, overrides, feed resets
+    "deliveries.view": frozenset({A, C, M}),      # outgoing messages and their errors
+    "deliveries.manage": frozenset({A, C}),       # send a failed one again
     "audit.view": frozenset({A}),
 }
 

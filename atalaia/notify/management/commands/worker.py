@@ -8,6 +8,7 @@ from atalaia.lib.loop import Loop
 from atalaia.monitoring.heartbeats import check_deadlines
 from atalaia.monitoring.rollups import prune_raw, roll_up
 from atalaia.monitoring.transitions import settle_flapping
+from atalaia.notify.outbox import send_due
 from atalaia.web.health import watchdog_step
 
 # Roll-ups, pruning and the end of flapping are a matter of minutes: a look
@@ -19,12 +20,12 @@ _next_housekeeping = 0.0
 def work_step() -> float:
     """One turn of the worker: claim and run due work. Returns the pause before the next.
 
-    Today: mark late heartbeats down, group new signals into incidents, end
-    flapping that settled, and now and then roll results up and prune old ones;
-    ping the watchdog URL while every part is alive.
-    Deliveries and escalation steps join with paging.
+    Today: mark late heartbeats down, group new signals into incidents, send due
+    deliveries, end flapping that settled, and now and then roll results up and
+    prune old ones; ping the watchdog URL while every part is alive.
+    Escalation steps join with paging.
     """
-    handled = check_deadlines() + group_signals()
+    handled = check_deadlines() + group_signals() + send_due()
     watchdog_step()
     global _next_housekeeping
     if time.monotonic() >= _next_housekeeping:

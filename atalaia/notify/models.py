@@ -1,0 +1,48 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    APPRISE = "apprise", _("Apprise URL")
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed, will retry")
+    DEAD = "dead", _("Failed for good")
+
+
+class Delivery(models.Model):
+    """One message to one recipient on one channel: the outbox.
+
+    Written in the same transaction as the change that causes it, so nothing is
+    lost between "committed" and "queued"; the worker sends it (atalaia/notify/outbox.py)."""
+
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    recipient = models.CharField(max_length=200)  # who, for people to read: a name or address
+    # The e-mail address, or the Apprise URL, encrypted: Apprise URLs carry tokens.
+    target = models.TextField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    purpose = models.CharField(max_length=32, blank=True)  # page, update, verification, …
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    incident = models.ForeignKey("incidents.Incident", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="deliveries")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    sending_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} to {self.recipient}: {self.subject}"

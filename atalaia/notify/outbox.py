@@ -1,0 +1,155 @@
+"""The outbox: deliveries queued with the change that causes them, sent by the worker.
+
+`enqueue` writes a Delivery row inside the caller's transaction. `send_due` (a
+worker step) claims due deliveries — on PostgreSQL with SELECT … FOR UPDATE
+SKIP LOCKED, so several workers share them without sending one twice — marks
+them *sending* and commits, sends each outside any transaction (e-mail through
+Django's e-mail framework over one SMTP connection per turn, the rest through
+Apprise, one recipient each so each result is known), then records the result:
+*sent*, or *failed* with the next attempt after an exponential backoff, or
+*dead* after DELIVERY_MAX_ATTEMPTS.
+
+At least once: a worker killed after sending but before recording it leaves the
+delivery *sending*; after DELIVERY_SENDING_TIMEOUT another worker sends it again.
+Only messages in flight at that moment can go out twice, and an e-mail's
+Message-ID comes from the idempotency key so a receiver can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import apprise
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from atalaia.lib.crypto import decrypt, encrypt
+from atalaia.notify.models import Channel, Delivery, DeliveryStatus
+
+log = logging.getLogger("atalaia.deliveries")
+BATCH = 100
+
+
+def enqueue(channel: str, target: str, recipient: str, subject: str, body: str,
+            idempotency_key: str, purpose: str = "", incident=None) -> Delivery:
+    """Queue one message (inside the caller's transaction). A key queued before is
+    not queued again: the delivery already there is returned."""
+    existing = Delivery.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    return Delivery.objects.create(
+        channel=channel, target=encrypt(target), recipient=recipient[:200],
+        subject=subject[:300], body=body, purpose=purpose, incident=incident,
+        idempotency_key=idempotency_key, next_attempt_at=timezone.now())
+
+
+def send_due(now: datetime | None = None, limit: int = BATCH) -> int:
+    """Send the deliveries that are due (one worker turn); the number attempted."""
+    claimed = _claim(now or timezone.now(), limit)
+    if not claimed:
+        return 0
+    emails = [d for d in claimed if d.channel == Channel.EMAIL]
+    others = [d for d in claimed if d.channel != Channel.EMAIL]
+    results = {**_send_emails(emails), **{d.pk: _send_apprise(d) for d in others}}
+    for delivery in claimed:
+        _record(delivery, results[delivery.pk])
+    return len(claimed)
+
+
+def _claim(now: datetime, limit: int) -> list[Delivery]:
+    stale = now - timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
+    due = (Q(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED], next_attempt_at__lte=now)
+           | Q(status=DeliveryStatus.SENDING, sending_since__lt=stale))
+    with transaction.atomic():
+        claimed = list(Delivery.objects.select_for_update(skip_locked=True).filter(due)
+                       .order_by("next_attempt_at")[:limit])
+        Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
+            status=DeliveryStatus.SENDING, sending_since=now)
+    return claimed
+
+
+def _send_emails(deliveries: list[Delivery]) -> dict[int, str]:
+    """Send over one SMTP connection; {delivery: "" when sent, else the error}."""
+    if not deliveries:
+        return {}
+    results: dict[int, str] = {}
+    try:
+        connection = get_connection(fail_silently=False)
+        connection.open()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect fails the whole turn
+        return {d.pk: f"cannot connect to the mail server: {_describe(exc)}" for d in deliveries}
+    try:
+        for delivery in deliveries:
+            results[delivery.pk] = _send_email(connection, delivery)
+    finally:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - the messages are already handed over
+            log.debug("closing the SMTP connection failed", exc_info=True)
+    return results
+
+
+def _send_email(connection, delivery: Delivery) -> str:
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "atalaia.invalid"
+    message = EmailMessage(delivery.subject, delivery.body, to=[decrypt(delivery.target)],
+                           connection=connection, headers={
+                               "Message-ID": f"<{delivery.idempotency_key}@{domain}>",
+                               "Auto-Submitted": "auto-generated"})
+    try:
+        message.send()
+    except Exception as exc:  # noqa: BLE001 - the error is the delivery's result
+        return _describe(exc)
+    return ""
+
+
+def _send_apprise(delivery: Delivery) -> str:
+    sender = apprise.Apprise()
+    if not sender.add(decrypt(delivery.target)):
+        return "not a valid Apprise URL"
+    try:
+        sent = sender.notify(title=delivery.subject, body=delivery.body)
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is the delivery's result
+        return _describe(exc)
+    return "" if sent else "the service refused or could not be reached (see the logs)"
+
+
+def _record(delivery: Delivery, error: str) -> None:
+    now = timezone.now()
+    attempts = delivery.attempts + 1
+    if not error:
+        fields = {"status": DeliveryStatus.SENT, "sent_at": now, "last_error": ""}
+    elif attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        fields = {"status": DeliveryStatus.DEAD, "last_error": error}
+        log.warning("delivery %s is dead after %d attempts: %s", delivery.pk, attempts, error)
+    else:
+        fields = {"status": DeliveryStatus.FAILED, "last_error": error,
+                  "next_attempt_at": now + timedelta(seconds=backoff(attempts))}
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        attempts=attempts, sending_since=None, **fields)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next attempt: doubling from DELIVERY_RETRY_SECONDS up to
+    DELIVERY_RETRY_MAX_SECONDS, with up to 10% jitter so retries do not bunch up."""
+    delay = min(settings.DELIVERY_RETRY_SECONDS * 2 ** (attempts - 1),
+                settings.DELIVERY_RETRY_MAX_SECONDS)
+    return delay * (1 + random.uniform(0, 0.1))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:500]
+
+
+def retry(deliveries: Iterable[Delivery]) -> int:
+    """Queue dead or failed deliveries again, now (a person decided to)."""
+    return Delivery.objects.filter(
+        pk__in=[d.pk for d in deliveries],
+        status__in=[DeliveryStatus.DEAD, DeliveryStatus.FAILED]).update(
+        status=DeliveryStatus.QUEUED, next_attempt_at=timezone.now(), attempts=0)
