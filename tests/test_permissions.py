@@ -9,7 +9,8 @@ from atalaia.intake.actions import create_integration, record_events
 from atalaia.intake.formats.common import Event
 from atalaia.intake.models import Signal
 from atalaia.monitoring.models import MaintenanceWindow, Monitor
-from atalaia.notify.models import Delivery
+from atalaia.notify.contacts import add_method
+from atalaia.notify.models import ContactMethod, Delivery
 from atalaia.notify.outbox import enqueue
 from atalaia.oncall.models import Layer, Override, Schedule
 from conftest import ROLES, api
@@ -111,6 +112,12 @@ PAGES = [
     ("GET", "/integrations/", None, ADMIN),
     ("GET", "/deliveries/", None, DELIVERIES),
     ("POST", "/deliveries/{delivery}/retry/", {}, COMMAND),
+    ("GET", "/contact/", None, EVERYONE),
+    ("POST", "/contact/", {"channel": "fax", "target": "x"}, EVERYONE),
+    ("POST", "/contact/{contact}/verify/", {"code": "1"}, EVERYONE),
+    ("POST", "/contact/{contact}/resend/", {}, EVERYONE),
+    ("POST", "/contact/{contact}/delete/", {}, EVERYONE),
+    ("GET", "/people/", None, COMMAND),
     ("GET", "/monitors/", None, EVERYONE),
     ("GET", "/monitors/new/", None, MONITORS),
     # Test now with an empty form: the form's errors, and no outbound connection.
@@ -155,6 +162,7 @@ def incident(demo, personas):
                                      duration_minutes=60)
     enqueue("email", "ana@example.test", "Ana", "Permissions", "b",
             idempotency_key="permissions")
+    add_method(personas["viewer"], "email", "viewer@example.test", "Permissions")
     schedule = Schedule.objects.create(name="Permissions")
     Layer.objects.create(schedule=schedule, name="Permissions",
                          rotation_start=incident.declared_at)
@@ -178,7 +186,8 @@ def fill(path, incident):
         "{signal}", str(Signal.objects.get(dedup_key="k").pk)).replace(
         "{monitor}", str(Monitor.objects.get(name="Permissions").pk)).replace(
         "{window}", str(MaintenanceWindow.objects.get(title="Permissions").pk)).replace(
-        "{delivery}", str(Delivery.objects.get(idempotency_key="permissions").pk))
+        "{delivery}", str(Delivery.objects.get(idempotency_key="permissions").pk)).replace(
+        "{contact}", str(ContactMethod.objects.get(label="Permissions").pk))
 
 
 def body_for(body, incident):
@@ -286,7 +295,8 @@ def _page_shape(path: str) -> str:
                               ("payments", "<slug:slug>"),
                               ("v1", "v<int:number>"), ("{monitor}", "<int:monitor_id>"),
                               ("{window}", "<int:window_id>"),
-                              ("{delivery}", "<int:delivery_id>")):
+                              ("{delivery}", "<int:delivery_id>"),
+                              ("{contact}", "<int:method_id>")):
         path = path.replace(concrete, pattern)
     return path
 

@@ -22,6 +22,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "oncall.manage": frozenset({A, C}),          # schedules, layers, overrides, feed resets
     "deliveries.view": frozenset({A, C, M}),      # outgoing messages and their errors
     "deliveries.manage": frozenset({A, C}),       # send a failed one again
+    "people.view": frozenset({A, C}),             # who can be reached, who cannot
     "audit.view": frozenset({A}),
 }
 

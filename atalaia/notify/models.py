@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -46,3 +47,27 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} to {self.recipient}: {self.subject}"
+
+
+class ContactMethod(models.Model):
+    """One way to reach a person: an e-mail address or an Apprise URL. Usable for
+    paging only once verified, by a code sent through it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="contact_methods")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    label = models.CharField(max_length=100)
+    target = models.TextField()  # encrypted, as in Delivery
+    hint = models.CharField(max_length=120)  # what the console shows: never the whole target
+    verified_at = models.DateTimeField(null=True, blank=True)
+    code_digest = models.CharField(max_length=64, blank=True)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(default=0)
+    codes_sent = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.hint})"

@@ -1,16 +1,20 @@
-"""The deliveries page: every outgoing message, its state and, for a failure, why."""
+"""Deliveries (every outgoing message, its state and, for a failure, why) and
+people's contact methods."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from atalaia.accounts.actions import audit
+from atalaia.accounts.models import User
 from atalaia.accounts.permissions import can, require
-from atalaia.notify import outbox
-from atalaia.notify.models import Channel, Delivery, DeliveryStatus
+from atalaia.notify import contacts, outbox
+from atalaia.notify.models import Channel, ContactMethod, Delivery, DeliveryStatus
 
 
 @login_required
@@ -41,3 +45,85 @@ def retry(request, delivery_id: int):
     else:
         messages.error(request, _("Only failed deliveries can be sent again."))
     return redirect("deliveries")
+
+
+# -- contact methods: each person's own, and who can be reached ----------------------
+
+
+@login_required
+def contact(request):
+    """A person's own contact methods: add one (a code is sent through it), verify it."""
+    require(request.user, "view")
+    if request.method == "POST":
+        try:
+            contacts.add_method(request.user, request.POST.get("channel", ""),
+                                request.POST.get("target", ""), request.POST.get("label", ""))
+        except contacts.ContactError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("A code was sent through it: type it in below."))
+        return redirect("contact")
+    return render(request, "notify/contact.html", {
+        "methods": request.user.contact_methods.all(), "channels": Channel.choices})
+
+
+def _own_method(request, method_id: int) -> ContactMethod | None:
+    """The person's own method; None (and a message) for anyone else's."""
+    require(request.user, "view")
+    method = ContactMethod.objects.filter(pk=method_id, user=request.user).first()
+    if method is None:
+        messages.error(request, _("You have no such contact method."))
+    return method
+
+
+@login_required
+@require_POST
+def contact_verify(request, method_id: int):
+    method = _own_method(request, method_id)
+    if method is None:
+        return redirect("contact")
+    try:
+        contacts.verify(method, request.POST.get("code", ""))
+    except contacts.ContactError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Verified: this method can be used for paging."))
+    return redirect("contact")
+
+
+@login_required
+@require_POST
+def contact_resend(request, method_id: int):
+    method = _own_method(request, method_id)
+    if method is None:
+        return redirect("contact")
+    try:
+        with transaction.atomic():
+            contacts.send_code(method)
+    except contacts.ContactError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("A new code is on its way."))
+    return redirect("contact")
+
+
+@login_required
+@require_POST
+def contact_delete(request, method_id: int):
+    method = _own_method(request, method_id)
+    if method is None:
+        return redirect("contact")
+    audit(request.user, "contact.delete", "contact_method", str(method))
+    method.delete()
+    return redirect("contact")
+
+
+@login_required
+def people(request):
+    """Everyone, and whether Atalaia can reach them: people with no verified contact
+    method cannot be paged."""
+    require(request.user, "people.view")
+    users = User.objects.filter(is_active=True).annotate(
+        verified=Count("contact_methods", filter=Q(contact_methods__verified_at__isnull=False)),
+        methods=Count("contact_methods")).order_by("verified", "username")
+    return render(request, "notify/people.html", {"users": users})

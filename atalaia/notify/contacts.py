@@ -1,0 +1,117 @@
+"""People's contact methods, and the codes that verify them.
+
+A method is usable for paging only once its owner has typed in the code sent
+through it: that proves the address or URL reaches them. The code is stored
+hashed, is good for CODE_MINUTES and for CODE_ATTEMPTS tries.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import apprise
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from atalaia.accounts.actions import audit
+from atalaia.accounts.models import User
+from atalaia.lib.crypto import decrypt, encrypt, sha256_hex
+from atalaia.notify import outbox
+from atalaia.notify.models import Channel, ContactMethod
+
+CODE_MINUTES = 30
+CODE_ATTEMPTS = 5
+CODES_PER_METHOD = 10  # then the method must be added again
+
+
+class ContactError(ValueError):
+    """A contact method or a code that cannot be accepted; the message says why."""
+
+
+def check_target(channel: str, target: str) -> str:
+    target = target.strip()
+    if channel == Channel.EMAIL:
+        try:
+            validate_email(target)
+        except ValidationError:
+            raise ContactError(_("target: not an e-mail address")) from None
+    elif channel == Channel.APPRISE:
+        if not apprise.Apprise().add(target):
+            raise ContactError(_("target: not an Apprise URL Atalaia can send to "
+                                 "(see https://github.com/caronc/apprise/wiki)"))
+    else:
+        raise ContactError(_("channel: e-mail or an Apprise URL"))
+    return target
+
+
+def hint(channel: str, target: str) -> str:
+    """Enough to recognise a method, never its secrets: a@… for e-mail, the scheme
+    and host of a URL."""
+    if channel == Channel.EMAIL:
+        name, _at, domain = target.partition("@")
+        return f"{name[:1]}…@{domain}"
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{(parts.hostname or '')[:60]}…"
+
+
+@transaction.atomic
+def add_method(user: User, channel: str, target: str, label: str) -> ContactMethod:
+    target = check_target(channel, target)
+    method = ContactMethod.objects.create(
+        user=user, channel=channel, label=(label.strip() or hint(channel, target))[:100],
+        target=encrypt(target), hint=hint(channel, target))
+    audit(user, "contact.add", "contact_method", str(method), {"channel": channel})
+    send_code(method, target)
+    return method
+
+
+def send_code(method: ContactMethod, target: str | None = None) -> None:
+    """A new code, queued through the method itself (in the caller's transaction)."""
+    if method.codes_sent >= CODES_PER_METHOD:
+        raise ContactError(_("too many codes sent to this method: delete it and add it again"))
+    code = f"{secrets.randbelow(10**6):06d}"
+    method.code_digest, method.code_sent_at = sha256_hex(f"{method.pk}:{code}"), timezone.now()
+    method.code_attempts, method.codes_sent = 0, method.codes_sent + 1
+    method.save(update_fields=["code_digest", "code_sent_at", "code_attempts", "codes_sent"])
+    outbox.enqueue(
+        method.channel, target or decrypt(method.target), method.user.get_username(),
+        _("Atalaia verification code: %(code)s") % {"code": code},
+        _("Your Atalaia verification code is %(code)s. Type it in the console to use "
+          "\"%(label)s\" for paging. It expires in %(minutes)d minutes.")
+        % {"code": code, "label": method.label, "minutes": CODE_MINUTES},
+        idempotency_key=f"verify-{method.pk}-{method.codes_sent}", purpose="verification")
+
+
+def verify(method: ContactMethod, code: str) -> None:
+    """Accept the code or raise ContactError; a wrong try is counted (and kept)."""
+    with transaction.atomic():
+        problem = _check_code(ContactMethod.objects.select_for_update().get(pk=method.pk),
+                              code)
+    if problem:
+        raise ContactError(problem)
+
+
+def _check_code(method: ContactMethod, code: str) -> str:
+    if method.verified_at is not None:
+        return ""
+    if not method.code_digest or method.code_sent_at is None \
+            or method.code_attempts >= CODE_ATTEMPTS:
+        return _("no code to check: send a new one")
+    if timezone.now() - method.code_sent_at > timedelta(minutes=CODE_MINUTES):
+        return _("the code has expired: send a new one")
+    method.code_attempts += 1
+    if not hmac.compare_digest(method.code_digest, sha256_hex(f"{method.pk}:{code.strip()}")):
+        method.save(update_fields=["code_attempts"])
+        left = CODE_ATTEMPTS - method.code_attempts
+        return _("wrong code; %(left)d tries left") % {"left": left} if left \
+            else _("wrong code; send a new one")
+    method.verified_at, method.code_digest = timezone.now(), ""
+    method.save(update_fields=["verified_at", "code_digest", "code_attempts"])
+    audit(method.user, "contact.verify", "contact_method", str(method))
+    return ""
