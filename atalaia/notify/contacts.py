@@ -18,6 +18,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from atalaia.accounts.actions import audit
 from atalaia.accounts.models import User
@@ -109,8 +110,8 @@ def _check_code(method: ContactMethod, code: str) -> str:
     if not hmac.compare_digest(method.code_digest, sha256_hex(f"{method.pk}:{code.strip()}")):
         method.save(update_fields=["code_attempts"])
         left = CODE_ATTEMPTS - method.code_attempts
-        return _("wrong code; %(left)d tries left") % {"left": left} if left \
-            else _("wrong code; send a new one")
+        return ngettext("wrong code; %(left)d try left", "wrong code; %(left)d tries left",
+                        left) % {"left": left} if left else _("wrong code; send a new one")
     method.verified_at, method.code_digest = timezone.now(), ""
     method.save(update_fields=["verified_at", "code_digest", "code_attempts"])
     audit(method.user, "contact.verify", "contact_method", str(method))
