@@ -11,16 +11,6 @@ from atalaia.notify import contacts
 from atalaia.notify.models import ContactMethod, Delivery
 from atalaia.notify.outbox import send_due
 from atalaia.notify.tests.test_outbox import Receiver
-from tests.servers import MailServer
-
-
-@pytest.fixture
-def mail(settings):
-    server = MailServer()
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    yield server
-    server.stop()
 
 
 def code_in(text: str) -> str:

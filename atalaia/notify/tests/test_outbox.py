@@ -5,27 +5,17 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 import time_machine
 
 from atalaia.notify.models import Channel, Delivery, DeliveryStatus
 from atalaia.notify.outbox import enqueue, send_due
-from tests.servers import MailServer, free_port
+from tests.servers import free_port
 
 T0 = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
 
 
 def at(seconds: float):
     return time_machine.travel(T0 + datetime.timedelta(seconds=seconds), tick=False)
-
-
-@pytest.fixture
-def mail(settings):
-    server = MailServer()
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    yield server
-    server.stop()
 
 
 def email(key="page-1", to="ana@example.test"):
