@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
+# `make run` catches the demo's e-mail locally (shown on /mailcatcher/) unless a mail
+# server is configured.
+ATALAIA_MAILCATCHER_PORT ?= 1025
+ATALAIA_SMTP_PORT ?= $(ATALAIA_MAILCATCHER_PORT)
 
 .PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms clean
 
@@ -36,7 +40,8 @@ run: install
 	$(BIN)/atalaia migrate --verbosity 0
 	$(BIN)/atalaia demo --if-empty
 	@echo "Atalaia is starting at http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
-	$(BIN)/atalaia run
+	ATALAIA_MAILCATCHER_PORT=$(ATALAIA_MAILCATCHER_PORT) ATALAIA_SMTP_PORT=$(ATALAIA_SMTP_PORT) \
+	  $(BIN)/atalaia run
 
 lint: install
 	$(BIN)/ruff check atalaia tests bench conftest.py

@@ -199,6 +199,8 @@ EMAIL_HOST_PASSWORD = env.string("ATALAIA_SMTP_PASSWORD")
 EMAIL_USE_TLS = env.boolean("ATALAIA_SMTP_STARTTLS", False)
 EMAIL_TIMEOUT = 20
 DEFAULT_FROM_EMAIL = env.string("ATALAIA_EMAIL_FROM", "atalaia@localhost")
+# The demo's mail catcher (`make run` sets it): `atalaia run` starts it on this port.
+MAILCATCHER_PORT = env.integer("ATALAIA_MAILCATCHER_PORT", 0, minimum=0)
 # Deliveries: attempts before a message is dead, the first retry delay (doubling
 # up to the maximum), and after how long a delivery left "sending" by a worker
 # that died is sent again.

@@ -26,6 +26,7 @@ urlpatterns = [
     path("contact/<int:method_id>/resend/", notify_views.contact_resend, name="contact_resend"),
     path("contact/<int:method_id>/delete/", notify_views.contact_delete, name="contact_delete"),
     path("people/", notify_views.people, name="people"),
+    path("mailcatcher/", notify_views.mailcatcher, name="mailcatcher"),
     path("accounts/", include("atalaia.accounts.urls")),
     path("incidents/", include("atalaia.incidents.urls")),
     path("services/", include("atalaia.catalog.urls")),

@@ -118,6 +118,7 @@ PAGES = [
     ("POST", "/contact/{contact}/resend/", {}, EVERYONE),
     ("POST", "/contact/{contact}/delete/", {}, EVERYONE),
     ("GET", "/people/", None, COMMAND),
+    ("GET", "/mailcatcher/", None, DELIVERIES),
     ("GET", "/monitors/", None, EVERYONE),
     ("GET", "/monitors/new/", None, MONITORS),
     # Test now with an empty form: the form's errors, and no outbound connection.

@@ -72,6 +72,15 @@ def add_method(user: User, channel: str, target: str, label: str) -> ContactMeth
     return method
 
 
+def add_verified(user: User, channel: str, target: str, label: str) -> ContactMethod:
+    """A method taken as verified without a code: for the demo's people, whose
+    mail goes to the local mail catcher."""
+    target = check_target(channel, target)
+    return ContactMethod.objects.create(
+        user=user, channel=channel, label=label, target=encrypt(target),
+        hint=hint(channel, target), verified_at=timezone.now())
+
+
 def send_code(method: ContactMethod, target: str | None = None) -> None:
     """A new code, queued through the method itself (in the caller's transaction)."""
     if method.codes_sent >= CODES_PER_METHOD:

@@ -71,3 +71,17 @@ class ContactMethod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.hint})"
+
+
+class CaughtMail(models.Model):
+    """A message the demo's mail catcher received (`atalaia mailcatcher`), kept for the
+    console instead of being delivered anywhere."""
+
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sender = models.CharField(max_length=300)
+    recipients = models.TextField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]

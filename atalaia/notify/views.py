@@ -1,6 +1,7 @@
 """Deliveries (every outgoing message, its state and, for a failure, why) and
 people's contact methods."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -14,7 +15,7 @@ from atalaia.accounts.actions import audit
 from atalaia.accounts.models import User
 from atalaia.accounts.permissions import can, require
 from atalaia.notify import contacts, outbox
-from atalaia.notify.models import Channel, ContactMethod, Delivery, DeliveryStatus
+from atalaia.notify.models import CaughtMail, Channel, ContactMethod, Delivery, DeliveryStatus
 
 
 @login_required
@@ -127,3 +128,12 @@ def people(request):
         verified=Count("contact_methods", filter=Q(contact_methods__verified_at__isnull=False)),
         methods=Count("contact_methods")).order_by("verified", "username")
     return render(request, "notify/people.html", {"users": users})
+
+
+@login_required
+def mailcatcher(request):
+    """What the demo's mail catcher received: verification codes and pages, readable
+    without a mail server."""
+    require(request.user, "deliveries.view")
+    return render(request, "notify/mailcatcher.html", {
+        "mails": CaughtMail.objects.all()[:100], "port": settings.MAILCATCHER_PORT})

@@ -32,6 +32,7 @@ def site(request):
     signed_in = bool(user and user.is_authenticated)
     return {
         "site_name": settings.SITE_NAME,
+        "mailcatcher": bool(settings.MAILCATCHER_PORT),
         "nav": {cap.replace(".", "_"): can(user, cap) for cap in NAV_CAPABILITIES},
         # Only people signed in see that a part is down (and only pages that show it ask).
         "health": SimpleLazyObject(console_health) if signed_in else None,

@@ -11,6 +11,7 @@ from atalaia.catalog.actions import import_catalog
 from atalaia.catalog.models import Service
 from atalaia.monitoring.models import Monitor
 from atalaia.monitoring.monitors_yaml import import_monitors
+from atalaia.notify.contacts import add_verified
 from atalaia.plans.actions import import_plan
 
 DEMO = Path(__file__).resolve().parents[3] / "demo"
@@ -46,10 +47,12 @@ class Command(BaseCommand):
     def _users(self) -> str | None:
         for username, role in PERSONAS.items():
             if not User.objects.filter(username=username).exists():
-                # Demo members of the teams; an admin sets their passwords.
+                # Demo members of the teams; an admin sets their passwords. Their
+                # e-mail reaches the local mail catcher that `make run` starts.
                 user = create_user(username, secrets.token_urlsafe(24), role)
                 user.set_unusable_password()
                 user.save(update_fields=["password"])
+                add_verified(user, "email", f"{username}@demo.atalaia.test", "work e-mail")
         if User.objects.filter(username="admin").exists():
             return None
         password = secrets.token_urlsafe(12)

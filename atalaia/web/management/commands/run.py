@@ -6,13 +6,15 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 PARTS = (["web"], ["worker"], ["prober"])
 
 
 class Command(BaseCommand):
-    help = "Run web server, worker and prober together; stop them all on SIGTERM."
+    help = ("Run web server, worker and prober (and the demo's mail catcher when "
+            "ATALAIA_MAILCATCHER_PORT is set) together; stop them all on SIGTERM.")
 
     def handle(self, *args, **options):
         children: dict[tuple, subprocess.Popen] = {}
@@ -25,7 +27,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         restarts: dict[tuple, list[float]] = {}
-        for part in PARTS:
+        parts = [*PARTS, ["mailcatcher"]] if settings.MAILCATCHER_PORT else PARTS
+        for part in parts:
             children[tuple(part)] = self._start(part)
         while not stopping:
             time.sleep(0.2)
