@@ -9,7 +9,7 @@ export PORT
 ATALAIA_MAILCATCHER_PORT ?= 1025
 ATALAIA_SMTP_PORT ?= $(ATALAIA_MAILCATCHER_PORT)
 
-.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms clean
+.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms bench-fanout clean
 
 $(BIN)/atalaia: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,9 @@ bench-detection: install
 
 bench-false-alarms: install
 	$(BIN)/python bench/false_alarms.py
+
+bench-fanout: install
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -26,7 +26,7 @@ import apprise
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from atalaia.lib.crypto import decrypt, encrypt
@@ -57,8 +57,10 @@ def send_due(now: datetime | None = None, limit: int = BATCH) -> int:
     emails = [d for d in claimed if d.channel == Channel.EMAIL]
     others = [d for d in claimed if d.channel != Channel.EMAIL]
     results = {**_send_emails(emails), **{d.pk: _send_apprise(d) for d in others}}
+    _record_sent([d.pk for d in claimed if not results[d.pk]])
     for delivery in claimed:
-        _record(delivery, results[delivery.pk])
+        if results[delivery.pk]:
+            _record(delivery, results[delivery.pk])
     return len(claimed)
 
 
@@ -119,12 +121,19 @@ def _send_apprise(delivery: Delivery) -> str:
     return "" if sent else "the service refused or could not be reached (see the logs)"
 
 
+def _record_sent(ids: list[int]) -> None:
+    """The sent ones of a turn in one statement (most of them, on a good day)."""
+    Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="", sending_since=None,
+        attempts=F("attempts") + 1)
+
+
 def _record(delivery: Delivery, error: str) -> None:
+    """A failure: retried after a backoff, or dead after the last attempt."""
     now = timezone.now()
     attempts = delivery.attempts + 1
-    if not error:
-        fields = {"status": DeliveryStatus.SENT, "sent_at": now, "last_error": ""}
-    elif attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+    fields: dict[str, object]
+    if attempts >= settings.DELIVERY_MAX_ATTEMPTS:
         fields = {"status": DeliveryStatus.DEAD, "last_error": error}
         log.warning("delivery %s is dead after %d attempts: %s", delivery.pk, attempts, error)
     else:
