@@ -6,7 +6,7 @@ in messages per second and as a ratio to a plain script that sends the same
 worker at 50% or more of the plain-smtplib rate on SQLite and on PostgreSQL,
 and two workers on PostgreSQL at 1.8x one worker or better, with no duplicate.
 
-Run it from the project root (about 3 minutes on 2 cores)::
+Run it from the project root (about 2 minutes on 2 cores)::
 
     .venv/bin/python bench/fanout.py
     .venv/bin/python bench/fanout.py --count 1000 --dbs sqlite   # a quick try
