@@ -1,5 +1,6 @@
 """Check results over time: hourly and daily roll-ups, raw-result retention, and the
-hourly series that the console, the status page and reports read.
+hourly series that the console, the status page and reports read (availability is
+summed from it in summary.py).
 
 Raw results (CheckRecord) are kept MONITOR_RAW_DAYS days. The worker rolls each
 finished UTC hour up per monitor (checks by state, latency p50/p95/p99) a little
@@ -39,10 +40,6 @@ class Bucket:
     degraded: int = 0
     down: int = 0
     p50: float | None = None
-
-    @property
-    def availability(self) -> float | None:
-        return (self.up + self.degraded) / self.checks if self.checks else None
 
 
 def floor(moment: datetime, period: str) -> datetime:
@@ -151,9 +148,3 @@ def _fill_from_raw(series: dict[int, list[Bucket]], start: datetime, rolled_unti
             latencies[(monitor_id, index)].append(latency)
     for (monitor_id, index), values in latencies.items():
         series[monitor_id][index].p50 = float(np.median(values))
-
-
-def availability(buckets: list[Bucket]) -> float | None:
-    """Share of checks not down over these buckets; None without checks."""
-    checks = sum(b.checks for b in buckets)
-    return sum(b.up + b.degraded for b in buckets) / checks if checks else None

@@ -78,14 +78,14 @@ def overviews(monitor_ids: list[int], days: tuple[int, ...] = (30,),
     for pk in monitor_ids:
         buckets = series[pk]
         overview = Overview(hours=[b for b in buckets if b.starts_at >= recent])
-        overview.windows["24h"] = _sum(overview.hours)
+        overview.windows["24h"] = totals(overview.hours)
         for count in days:
             since = today - (count - 1) * DAY
-            totals = _sum(b for b in buckets if b.starts_at >= max(since, covered))
+            window = totals(b for b in buckets if b.starts_at >= max(since, covered))
             for starts_at, figures in daily[pk]:
                 if starts_at >= since:
-                    totals.add(*figures)
-            overview.windows[f"{count}d"] = totals
+                    window.add(*figures)
+            overview.windows[f"{count}d"] = window
         result[pk] = overview
     return result
 
@@ -116,11 +116,12 @@ def _daily(monitor_ids: list[int], first_day: datetime, covered: datetime
     return rows
 
 
-def _sum(buckets) -> Totals:
-    totals = Totals()
+def totals(buckets) -> Totals:
+    """Hourly buckets summed: their checks by state, and so their availability."""
+    summed = Totals()
     for b in buckets:
-        totals.add(b.checks, b.up, b.degraded, b.down)
-    return totals
+        summed.add(b.checks, b.up, b.degraded, b.down)
+    return summed
 
 
 def availability_windows(monitor: Monitor, now: datetime | None = None) -> dict[str, Totals]:

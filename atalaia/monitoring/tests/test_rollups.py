@@ -6,7 +6,8 @@ import pytest
 
 from atalaia.catalog.models import Service
 from atalaia.monitoring.models import CheckRecord, Monitor, MonitorKind, Rollup
-from atalaia.monitoring.rollups import availability, hourly, prune_raw, roll_up
+from atalaia.monitoring.rollups import hourly, prune_raw, roll_up
+from atalaia.monitoring.summary import totals
 
 DAY0 = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
 
@@ -70,5 +71,5 @@ def test_the_hourly_series_joins_rolled_up_hours_and_raw_results(monitor):
     series = hourly([monitor.pk], at(0), at(1) + datetime.timedelta(minutes=30))[monitor.pk]
     assert [(b.checks, b.down) for b in series] == [(60, 0), (20, 20)]
     assert series[0].p50 == pytest.approx(129.5) and series[1].p50 is None
-    assert availability(series) == pytest.approx(60 / 80)
-    assert availability([]) is None
+    assert totals(series).availability == pytest.approx(60 / 80)
+    assert totals([]).availability is None
