@@ -97,7 +97,7 @@ class MailServer:
     """A real SMTP server (aiosmtpd) on a port the kernel picks; keeps what it receives."""
 
     def __init__(self):
-        from aiosmtpd.controller import Controller
+        from atalaia.notify.mailcatcher import Server
 
         self.messages: list[bytes] = []
         outer = self
@@ -107,13 +107,7 @@ class MailServer:
                 outer.messages.append(envelope.content)
                 return "250 OK"
 
-        class Server(Controller):
-            # Its readiness probe needs the real port, known only once it listens.
-            def _trigger_server(self):
-                self.port = self.server.sockets[0].getsockname()[1]
-                super()._trigger_server()
-
-        self.controller = Server(Handler(), hostname="127.0.0.1", port=0)
+        self.controller = Server(0, Handler())
         self.controller.start()
         self.port = self.controller.port
 

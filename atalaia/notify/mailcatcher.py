@@ -39,8 +39,11 @@ def store(sender: str, recipients: list[str], raw: bytes) -> CaughtMail:
 
 
 class Server(Controller):
-    def __init__(self, port: int):
-        super().__init__(Catcher(), hostname="127.0.0.1", port=port)
+    """aiosmtpd on 127.0.0.1, with the catcher's handler unless given another (the
+    tests' mail servers are this too); port 0 lets the kernel pick the port."""
+
+    def __init__(self, port: int, handler: object | None = None, **kwargs):
+        super().__init__(handler or Catcher(), hostname="127.0.0.1", port=port, **kwargs)
 
     def _trigger_server(self):
         # With port 0 its readiness probe needs the port the kernel picked.

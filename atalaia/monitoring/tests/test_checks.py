@@ -19,7 +19,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -45,6 +44,7 @@ from atalaia.monitoring.checks import (
     new_http_client,
     run_check,
 )
+from atalaia.notify.mailcatcher import Server
 
 DAY = datetime.timedelta(days=1)
 
@@ -358,15 +358,9 @@ def test_pings_in_flight_each_get_their_own_reply():
 
 # --- SMTP -----------------------------------------------------------------------------
 
-class Smtp(Controller):
-    """aiosmtpd on a port the kernel picks (its own readiness probe needs the real port)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(object(), hostname="127.0.0.1", port=0, **kwargs)
-
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+def Smtp(**kwargs) -> Server:  # noqa: N802 - reads as the server it makes
+    """aiosmtpd on a port the kernel picks, answering with its default handler."""
+    return Server(0, object(), **kwargs)
 
 
 @pytest.fixture(scope="module")
