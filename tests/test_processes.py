@@ -89,12 +89,15 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_run_starts_web_worker_and_prober_and_stops_them_all(tmp_path):
+    import smtplib
+
     import httpx
 
-    port = free_port()
+    port, mail_port = free_port(), free_port()
     env = {"ATALAIA_DATA_DIR": str(tmp_path), "ATALAIA_DATABASE_URL": "",
            "ATALAIA_SECRET_KEY": "", "ATALAIA_HEARTBEAT_SECONDS": "0.2", "PORT": str(port),
-           "ATALAIA_WEB_WORKERS": "1", "ATALAIA_WEB_THREADS": "4"}
+           "ATALAIA_WEB_WORKERS": "1", "ATALAIA_WEB_THREADS": "4",
+           "ATALAIA_MAILCATCHER_PORT": str(mail_port)}
     assert atalaia("migrate", "-v0", env=env).returncode == 0
     process = subprocess.Popen([sys.executable, "-m", "atalaia", "run"],
                                env={**os.environ, **env}, stdout=subprocess.PIPE,
@@ -110,6 +113,16 @@ def test_run_starts_web_worker_and_prober_and_stops_them_all(tmp_path):
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+        # With ATALAIA_MAILCATCHER_PORT set, the demo's mail catcher runs too.
+        answer = None
+        while answer is None:
+            try:
+                with smtplib.SMTP("127.0.0.1", mail_port, timeout=10) as smtp:
+                    answer = smtp.noop()[0]
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "no mail catcher within 60 s"
+                time.sleep(0.2)
+        assert answer == 250
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         # Nothing of the group is left behind.
