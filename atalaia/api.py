@@ -14,6 +14,7 @@ from atalaia.intake.api import router as intake_router
 from atalaia.lib.apiutil import AUTH
 from atalaia.lib.yamldoc import DocumentError
 from atalaia.monitoring.api import router as monitoring_router
+from atalaia.oncall.api import router as oncall_router
 from atalaia.plans.api import router as plans_router
 
 api = NinjaAPI(title="Atalaia API", version="1", urls_namespace="api", auth=AUTH,
@@ -23,6 +24,7 @@ api.add_router("/plans", plans_router)
 api.add_router("/incidents", incidents_router)
 api.add_router("/", intake_router)
 api.add_router("/", monitoring_router)
+api.add_router("/", oncall_router)
 
 
 def _error(request, status: int, detail: str, **extra):

@@ -209,6 +209,8 @@ DELIVERY_RETRY_SECONDS = env.number("ATALAIA_DELIVERY_RETRY_SECONDS", 10.0, mini
 DELIVERY_RETRY_MAX_SECONDS = env.number("ATALAIA_DELIVERY_RETRY_MAX_SECONDS", 3600.0,
                                         minimum=0.01)
 DELIVERY_SENDING_TIMEOUT = env.number("ATALAIA_DELIVERY_SENDING_TIMEOUT", 300.0, minimum=1)
+# How long the acknowledgement link in a page notification works.
+PAGE_ACK_LINK_HOURS = env.integer("ATALAIA_PAGE_ACK_LINK_HOURS", 24, minimum=1)
 # How long the worker waits before looking again when it found nothing to do.
 WORKER_POLL_SECONDS = env.number("ATALAIA_WORKER_POLL_SECONDS", 0.25, minimum=0.01)
 # The incident room lists changes (deploys…) from this many hours before declaration.

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from atalaia.api import api
 from atalaia.intake import views as intake_views
 from atalaia.notify import views as notify_views
+from atalaia.oncall import paging_views as oncall_paging_views
 from atalaia.web import views as web_views
 
 urlpatterns = [
@@ -27,6 +28,8 @@ urlpatterns = [
     path("contact/<int:method_id>/delete/", notify_views.contact_delete, name="contact_delete"),
     path("people/", notify_views.people, name="people"),
     path("mailcatcher/", notify_views.mailcatcher, name="mailcatcher"),
+    # The acknowledgement link in a page notification: the signed token is the credential.
+    path("ack/<str:token>/", oncall_paging_views.page_ack, name="page_ack"),
     path("accounts/", include("atalaia.accounts.urls")),
     path("incidents/", include("atalaia.incidents.urls")),
     path("services/", include("atalaia.catalog.urls")),

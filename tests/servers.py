@@ -3,12 +3,15 @@ on the test database."""
 
 import datetime
 import ipaddress
+import json
 import os
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -118,3 +121,26 @@ class MailServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+class Receiver:
+    """A local HTTP endpoint that keeps the JSON bodies posted to it."""
+
+    def __init__(self):
+        self.bodies: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from atalaia.catalog.models import Team
 from atalaia.incidents.actions import declare_incident
 from atalaia.intake.actions import create_integration, record_events
 from atalaia.intake.formats.common import Event
@@ -12,7 +13,14 @@ from atalaia.monitoring.models import MaintenanceWindow, Monitor
 from atalaia.notify.contacts import add_method
 from atalaia.notify.models import ContactMethod, Delivery
 from atalaia.notify.outbox import enqueue
-from atalaia.oncall.models import Layer, Override, Schedule
+from atalaia.oncall.models import (
+    EscalationPolicy,
+    Layer,
+    NotificationRule,
+    Override,
+    Page,
+    Schedule,
+)
 from conftest import ROLES, api
 
 EVERYONE = set(ROLES)
@@ -74,6 +82,22 @@ API_ROUTES = [
     ("POST", "/monitors/{monitor}/resume", None, MONITORS),
     ("GET", "/monitors/{monitor}/results", None, EVERYONE),
     ("GET", "/monitors/{monitor}/availability", None, EVERYONE),
+    ("GET", "/incidents/{id}/pages", None, EVERYONE),
+    ("GET", "/pages/{page}", None, EVERYONE),
+    ("POST", "/pages/{page}/acknowledge", None, RESPOND),
+    ("POST", "/pages/{page}/reassign", {"username": "viewer"}, RESPOND),
+    ("GET", "/incidents/{id}/activation", None, RESPOND),
+    ("POST", "/incidents/{id}/activate", None, RESPOND),
+    ("GET", "/incidents/{id}/escalations", None, EVERYONE),
+    ("POST", "/escalations/{escalation}/escalate", None, RESPOND),
+    ("POST", "/incidents/{id}/responders", {"kind": "person", "name": "admin"}, RESPOND),
+    ("GET", "/escalation-policies", None, EVERYONE),
+    ("POST", "/escalation-policies", {"name": "New", "levels": [
+        {"targets": [{"team": "support"}], "escalate_after_minutes": 5}]}, ONCALL),
+    ("PUT", "/escalation-policies/{policy}", {"name": "Renamed", "levels": [
+        {"targets": [{"team": "support"}], "escalate_after_minutes": 5}]}, ONCALL),
+    ("DELETE", "/escalation-policies/{policy}", None, ONCALL),
+    ("GET", "/oncall/now", None, EVERYONE),
 ]
 
 # Console pages: (method, path, form data, roles allowed).
@@ -147,6 +171,23 @@ PAGES = [
     ("GET", "/oncall/{schedule}/overrides/new/", None, ONCALL),
     ("POST", "/oncall/{schedule}/overrides/{override}/delete/", {}, ONCALL),
     ("POST", "/oncall/my-feed/reset/", {}, EVERYONE),
+    ("GET", "/oncall/now/", None, EVERYONE),
+    ("GET", "/oncall/pages/", None, EVERYONE),
+    ("POST", "/oncall/pages/{page}/acknowledge/", {}, RESPOND),
+    ("POST", "/oncall/pages/{page}/reassign/", {"username": "viewer"}, RESPOND),
+    ("POST", "/oncall/escalations/{escalation}/escalate/", {}, RESPOND),
+    ("GET", "/oncall/incidents/{id}/activate/", None, RESPOND),
+    ("POST", "/oncall/incidents/{id}/activate/", {}, RESPOND),
+    ("POST", "/oncall/incidents/{id}/responders/", {"kind": "person", "name": "admin"},
+     RESPOND),
+    ("POST", "/oncall/rules/", {"urgency": "high", "method": "0", "delay_minutes": "1"},
+     EVERYONE),
+    ("POST", "/oncall/rules/{rule}/delete/", {}, EVERYONE),
+    ("GET", "/oncall/policies/", None, EVERYONE),
+    ("GET", "/oncall/policies/new/", None, ONCALL),
+    ("POST", "/oncall/policies/new/", {"name": ""}, ONCALL),
+    ("GET", "/oncall/policies/{policy}/", None, ONCALL),
+    ("POST", "/oncall/policies/{policy}/delete/", {}, ONCALL),
 ]
 
 
@@ -169,6 +210,13 @@ def incident(demo, personas):
                          rotation_start=incident.declared_at)
     Override.objects.create(schedule=schedule, user=personas["viewer"],
                             starts_at=incident.declared_at, ends_at=incident.declared_at)
+    # The plan paged the demo teams on declaration; the commander's page is the one
+    # the tables act on, and a spare policy (driving nothing) the one they edit.
+    EscalationPolicy.objects.create(name="Permissions", levels=[
+        {"targets": [{"kind": "team", "id": Team.objects.get(slug="support").pk,
+                      "name": "support"}], "delay_minutes": 5}])
+    NotificationRule.objects.create(user=personas["viewer"], urgency="high",
+                                    method=ContactMethod.objects.get(label="Permissions"))
     return incident
 
 
@@ -188,7 +236,11 @@ def fill(path, incident):
         "{monitor}", str(Monitor.objects.get(name="Permissions").pk)).replace(
         "{window}", str(MaintenanceWindow.objects.get(title="Permissions").pk)).replace(
         "{delivery}", str(Delivery.objects.get(idempotency_key="permissions").pk)).replace(
-        "{contact}", str(ContactMethod.objects.get(label="Permissions").pk))
+        "{contact}", str(ContactMethod.objects.get(label="Permissions").pk)).replace(
+        "{page}", str(Page.objects.get(user__username="commander").pk)).replace(
+        "{escalation}", str(Page.objects.get(user__username="commander").escalation_id)).replace(
+        "{policy}", str(EscalationPolicy.objects.get(name="Permissions").pk)).replace(
+        "{rule}", str(NotificationRule.objects.get().pk))
 
 
 def body_for(body, incident):
@@ -250,7 +302,9 @@ def test_every_route_is_in_the_permission_tables():
                                    .replace("{signal_id}", "{signal}")
                                    .replace("{monitor_id}", "{monitor}")
                                    .replace("{item_id}", "{item}").replace("{slug}", "*")
-                                   .replace("{number}", "*")))
+                                   .replace("{number}", "*").replace("{page_id}", "{page}")
+                                   .replace("{escalation_id}", "{escalation}")
+                                   .replace("{policy_id}", "{policy}")))
     tested = {(m, _shape(p)) for m, p, _, _ in API_ROUTES}
     assert {(m, _shape(p)) for m, p in api_paths} <= tested
 
@@ -276,7 +330,9 @@ PUBLIC_PAGES = {"healthz", "accounts/login/", "accounts/logout/", "accounts/2fa/
                 "ping/<uuid:key>/<int:exit_code>",
                 # On-call feeds: authenticated by the token in the URL (atalaia/oncall/tests).
                 "oncall/feeds/schedule/<int:schedule_id>/<str:token>.ics",
-                "oncall/feeds/person/<int:user_id>/<str:token>.ics"}
+                "oncall/feeds/person/<int:user_id>/<str:token>.ics",
+                # The acknowledgement link in a page: the signed token is the credential.
+                "ack/<str:token>/"}
 
 
 def _shape(path: str) -> str:
@@ -297,7 +353,9 @@ def _page_shape(path: str) -> str:
                               ("v1", "v<int:number>"), ("{monitor}", "<int:monitor_id>"),
                               ("{window}", "<int:window_id>"),
                               ("{delivery}", "<int:delivery_id>"),
-                              ("{contact}", "<int:method_id>")):
+                              ("{contact}", "<int:method_id>"), ("{page}", "<int:page_id>"),
+                              ("{escalation}", "<int:escalation_id>"),
+                              ("{policy}", "<int:policy_id>"), ("{rule}", "<int:rule_id>")):
         path = path.replace(concrete, pattern)
     return path
 

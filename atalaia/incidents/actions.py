@@ -30,6 +30,7 @@ from atalaia.incidents.models import (
     PhaseWindow,
     PublicStatus,
     RoleAssignment,
+    Stage,
     TimelineEntry,
 )
 from atalaia.plans.actions import active_plan
@@ -43,6 +44,14 @@ OUTCOMES = ("success", "failure", "partial", "unknown")
 
 class IncidentError(ValueError):
     """Input an action cannot accept; the message says what is wrong."""
+
+
+def _paging():
+    # Paging builds on incidents (its pages belong to one); imported when used so
+    # that the two modules can call each other.
+    from atalaia.oncall import paging
+
+    return paging
 
 
 def _name(actor: User | None) -> str:
@@ -124,6 +133,7 @@ def declare_incident(actor: User | None, title: str, services: Iterable[str],
         "level": level, "reason": reason, "confidential": confidential,
         "security_risk": security_risk, "impact": _impact_digest(incident.impact),
         "plan_version": plan_version.number if plan_version else None})
+    _paging().on_level(incident, actor, None, level)
     return incident
 
 
@@ -172,6 +182,7 @@ def _save_assessment(incident: Incident, actor: User | None, level: str, reason:
         append_entry(incident, EntryKind.LEVEL, actor,
                      {"from": old_level, "to": incident.level, "reason": reason,
                       "source": "plan"})
+        _paging().on_level(incident, actor, old_level, incident.level)
 
 
 @transaction.atomic
@@ -198,6 +209,8 @@ def override_level(incident: Incident, actor: User, level: str, reason: str) -> 
     append_entry(incident, EntryKind.LEVEL, actor, {"from": old, "to": level, "reason": reason,
                                                     "source": "override",
                                                     "plan_level": incident.plan_level})
+    if level != old:
+        _paging().on_level(incident, actor, old, level)
 
 
 @transaction.atomic
@@ -214,6 +227,8 @@ def move_stage(incident: Incident, actor: User | None, target: str, note: str = 
     incident.stage = target
     incident.save(update_fields=["stage"])
     append_entry(incident, EntryKind.STAGE, actor, {"from": old, "to": target, "text": note})
+    if target in (Stage.REVIEW, Stage.CLOSED):
+        _paging().stop_all(incident, actor, f"stage {target}")
 
 
 def _open_window(incident: Incident, phase: str, now: datetime) -> None:
@@ -243,6 +258,8 @@ def set_public_status(incident: Incident, actor: User | None, target: str,
         _open_window(incident, Phase.COMMUNICATION, now)
     incident.save(update_fields=["public_status", "communication_open"])
     append_entry(incident, EntryKind.STATUS, actor, {"from": old, "to": target, "text": message})
+    if target == PublicStatus.RESOLVED:
+        _paging().stop_all(incident, actor, "resolved")
 
 
 @transaction.atomic

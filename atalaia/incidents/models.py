@@ -146,6 +146,7 @@ class EntryKind(models.TextChoices):
     SECURITY = "security", _("Security risk")
     RESOLUTION = "resolution", _("Root cause and fix")
     SIGNAL = "signal", _("Signal")
+    PAGING = "paging", _("Paging")
 
 
 class TimelineEntry(models.Model):

@@ -132,7 +132,15 @@ def room(request, incident_id: int):
         "portuguese": lang.lower().startswith("pt"),
         "changes": _changes_before(incident),
         "signals": incident.signals.select_related("service").order_by("-last_seen_at")[:50],
+        "pages": _paging().incident_pages(incident),
+        "escalations": incident.escalations.filter(status__in=_paging().RUNNING),
     })
+
+
+def _paging():
+    from atalaia.oncall import paging  # oncall builds on incidents
+
+    return paging
 
 
 def _changes_before(incident: Incident) -> list:

@@ -14,6 +14,7 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed, will retry")
     DEAD = "dead", _("Failed for good")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Delivery(models.Model):
@@ -32,6 +33,10 @@ class Delivery(models.Model):
     idempotency_key = models.CharField(max_length=200, unique=True)
     incident = models.ForeignKey("incidents.Incident", null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="deliveries")
+    # The page this message is one notification of: acknowledging the page
+    # cancels the ones not yet sent, and each result goes to the incident's timeline.
+    page = models.ForeignKey("oncall.Page", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="deliveries")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices,
                               default=DeliveryStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -61,6 +61,11 @@ def send_due(now: datetime | None = None, limit: int = BATCH) -> int:
     for delivery in claimed:
         if results[delivery.pk]:
             _record(delivery, results[delivery.pk])
+    pages = [d for d in claimed if d.page_id is not None]
+    if pages:
+        from atalaia.oncall.paging import log_attempts  # oncall builds on notify
+
+        log_attempts(pages, results)
     return len(claimed)
 
 

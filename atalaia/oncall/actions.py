@@ -91,7 +91,8 @@ def users_by_name(usernames: list[str], field: str = "members") -> list[User]:
 
 
 @transaction.atomic
-def save_schedule(schedule: Schedule | None, fields: dict[str, Any], actor: User) -> Schedule:
+def save_schedule(schedule: Schedule | None, fields: dict[str, Any],
+                  actor: User | None) -> Schedule:
     check_time_zone(fields["time_zone"])
     created = schedule is None
     schedule = schedule or Schedule()
@@ -115,7 +116,7 @@ LAYER_FIELDS = ("name", "position", "rotation_start", "turn_unit", "turn_count",
 
 @transaction.atomic
 def save_layer(schedule: Schedule, layer: Layer | None, fields: dict[str, Any],
-               members: list[User], actor: User) -> Layer:
+               members: list[User], actor: User | None) -> Layer:
     fields = check_layer(dict(fields))
     created = layer is None
     layer = layer or Layer(schedule=schedule)

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from atalaia.catalog.models import Team
 from atalaia.oncall import actions
 from atalaia.oncall.models import Layer, Schedule, TurnUnit
 
@@ -191,3 +192,40 @@ class OverrideForm(forms.Form):
             except actions.ScheduleError as exc:
                 _raise_as_field(self, exc)
         return data
+
+
+LEVELS_EXAMPLE = """- targets: [{schedule: Technical primary}]
+  escalate_after_minutes: 10
+- targets: [{person: alice}, {team: technical}]
+  escalate_after_minutes: 15
+"""
+
+
+class PolicyForm(forms.Form):
+    name = forms.CharField(max_length=200, label=_("Name"))
+    description = forms.CharField(required=False, label=_("Description"),
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False, label=_("Team"),
+                                  help_text=_("The plan pages this team through this policy "
+                                              "unless it names another."))
+    levels = forms.CharField(label=_("Levels"), widget=forms.Textarea(attrs={
+        "rows": 8, "class": "code", "placeholder": LEVELS_EXAMPLE}), help_text=_(
+        "YAML: each level names its targets (person, schedule or team) and how many "
+        "minutes to wait for an acknowledgement before the next level is paged."))
+    repeats = forms.IntegerField(min_value=0, max_value=9, initial=0, label=_("Repeats"),
+                                 help_text=_("After the last level, start over this many "
+                                             "times."))
+    ack_timeout_minutes = forms.IntegerField(
+        min_value=0, max_value=1440, initial=30, label=_("Acknowledgement timeout (minutes)"),
+        help_text=_("An acknowledged page triggers again after this long while the "
+                    "incident is open; 0: never."))
+
+    def __init__(self, *args, policy=None, **kwargs):
+        from atalaia.oncall.policies import levels_yaml
+
+        if policy is not None and not args[0]:
+            kwargs["initial"] = {"name": policy.name, "description": policy.description,
+                                 "team": policy.team, "levels": levels_yaml(policy.levels),
+                                 "repeats": policy.repeats,
+                                 "ack_timeout_minutes": policy.ack_timeout_minutes}
+        super().__init__(*args, **kwargs)

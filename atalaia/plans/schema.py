@@ -24,10 +24,25 @@ METRICS = {
 }
 OPERATORS = ("==", "!=", ">", ">=", "<", "<=")
 
+URGENCIES = ("high", "low")
+# A team to page at a level: its slug, or {team, policy, urgency} to name the
+# escalation policy (default: the team's own) and the urgency (default: high,
+# low for localized failures).
+ACTIVATION_MAPPING = y.mapping({"team": (y.string(63), True),
+                               "policy": (y.string(200), False),
+                               "urgency": (y.one_of(*URGENCIES), False)})
+
+
+def _activation(value, path, checker):
+    if isinstance(value, dict):
+        return ACTIVATION_MAPPING(value, path, checker)
+    return y.string(63)(value, path, checker)
+
+
 LEVEL = y.mapping({
     "name": (y.localized(), True),
     "description": (y.localized(), False),
-    "activate": (y.list_of(y.string(63)), False),
+    "activate": (y.list_of(_activation), False),
     "update_every_minutes": (y.integer(1, 10_080), True),
     "targets": (y.mapping({p: (y.integer(1, 525_600), True) for p in PHASES}), True),
 }, defaults={"activate": []})
@@ -66,10 +81,11 @@ def parse_plan(text: str, known_teams: set[str] | None = None) -> dict:
     checker.raise_if_any()
     _check_conditions(doc, checker)
     if known_teams is not None:
-        for level, spec in doc["levels"].items():
-            for i, team in enumerate(spec.get("activate", [])):
-                if team not in known_teams:
-                    checker.error(("levels", level, "activate", i), f"unknown team {team!r}")
+        for level in doc["levels"]:
+            for i, item in enumerate(activations(doc, level)):
+                if item["team"] not in known_teams:
+                    checker.error(("levels", level, "activate", i),
+                                  f"unknown team {item['team']!r}")
     for phase in PHASES:
         doc["checklists"].setdefault(phase, [])
     checker.raise_if_any()
@@ -87,6 +103,19 @@ def _check_conditions(doc: dict, checker: y.Checker) -> None:
                 checker.error(path, f"{cond['metric']} takes == or != with true or false")
             elif kind == "risk" and value not in RISKS:
                 checker.error(path, f"{cond['metric']} is compared with one of {', '.join(RISKS)}")
+
+
+def activations(plan: dict | None, level: str) -> list[dict]:
+    """The teams a level pages, each as {team, policy, urgency} with the defaults filled."""
+    if not plan or level not in plan.get("levels", {}):
+        return []
+    default = "low" if level == "localized" else "high"
+    items = []
+    for item in plan["levels"][level].get("activate", []):
+        item = item if isinstance(item, dict) else {"team": item}
+        items.append({"team": item["team"], "policy": item.get("policy") or "",
+                      "urgency": item.get("urgency") or default})
+    return items
 
 
 # -- migrations of stored documents --------------------------------------------------

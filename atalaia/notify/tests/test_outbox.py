@@ -1,15 +1,13 @@
 """The outbox against a real SMTP server and a real HTTP receiver, with a controlled clock."""
 
 import datetime
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import time_machine
 
 from atalaia.notify.models import Channel, Delivery, DeliveryStatus
 from atalaia.notify.outbox import enqueue, send_due
-from tests.servers import free_port
+from tests.servers import Receiver, free_port
 
 T0 = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
 
@@ -66,29 +64,6 @@ def test_mail_server_down_retries_with_backoff_then_recovers(db, mail, settings)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("sent", 3)
     assert len(mail.messages) == 1
-
-
-class Receiver:
-    """A local HTTP endpoint that keeps the JSON bodies posted to it."""
-
-    def __init__(self):
-        self.bodies: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers["Content-Length"])
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def test_an_apprise_json_webhook_receives_the_message(db):

@@ -43,3 +43,9 @@ def plan_text(text):
     from atalaia.plans.schema import pick_text
 
     return pick_text(text, get_language())
+
+
+@register.filter
+def target_name(names, target):
+    """An escalation target's current name, or the one it had when it was saved."""
+    return names.get((target["kind"], target["id"]), target.get("name", ""))

@@ -9,6 +9,8 @@ from atalaia.monitoring.heartbeats import check_deadlines
 from atalaia.monitoring.rollups import prune_raw, roll_up
 from atalaia.monitoring.transitions import settle_flapping
 from atalaia.notify.outbox import send_due
+from atalaia.oncall.handoffs import send_notices
+from atalaia.oncall.paging import step_due
 from atalaia.web.health import watchdog_step
 
 # Roll-ups, pruning and the end of flapping are a matter of minutes: a look
@@ -20,22 +22,22 @@ _next_housekeeping = 0.0
 def work_step() -> float:
     """One turn of the worker: claim and run due work. Returns the pause before the next.
 
-    Today: mark late heartbeats down, group new signals into incidents, send due
-    deliveries, end flapping that settled, and now and then roll results up and
-    prune old ones; ping the watchdog URL while every part is alive.
-    Escalation steps join with paging.
+    Mark late heartbeats down, group new signals into incidents, move due
+    escalations on, send due deliveries; now and then end flapping that settled,
+    roll results up, prune old ones and send on-call handoff notices; ping the
+    watchdog URL while every part is alive.
     """
-    handled = check_deadlines() + group_signals() + send_due()
+    handled = check_deadlines() + group_signals() + step_due() + send_due()
     watchdog_step()
     global _next_housekeeping
     if time.monotonic() >= _next_housekeeping:
         _next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
-        handled += settle_flapping() + roll_up() + prune_raw()
+        handled += settle_flapping() + roll_up() + prune_raw() + send_notices()
     return 0.0 if handled else settings.WORKER_POLL_SECONDS
 
 
 class Command(BaseCommand):
-    help = "Run the worker: signal grouping, roll-ups (and, later, deliveries and escalations)."
+    help = "Run the worker: signal grouping, escalations, deliveries, roll-ups."
 
     def handle(self, *args, **options):
         Loop("worker", work_step).run()

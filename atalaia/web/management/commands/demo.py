@@ -1,6 +1,8 @@
 import os
 import secrets
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -38,11 +40,36 @@ class Command(BaseCommand):
             monitors = (DEMO / "monitors.yaml").read_text().replace(
                 "${PORT}", os.environ.get("PORT", "8000"))
             import_monitors(monitors)
+            self._oncall()
         self.stdout.write(f"demo loaded: {Service.objects.count()} services, "
                           f"{Monitor.objects.count()} monitors, plan version {version.number}")
         if password:
             self.stdout.write(f"log in as admin / {password}  (you will enrol an "
                               "authenticator app for two-factor authentication first)")
+
+    def _oncall(self) -> None:
+        """A weekly rotation for the Technical team and the policy the plan pages it
+        through: whoever is on call first, the whole team after 5 minutes."""
+        from atalaia.catalog.models import Team
+        from atalaia.oncall import actions, policies
+
+        zone = ZoneInfo("America/Sao_Paulo")
+        today = datetime.now(zone).date()
+        monday = datetime.combine(today - timedelta(days=today.weekday()), time(9), zone)
+        schedule = actions.save_schedule(None, {
+            "name": "Technical primary", "time_zone": zone.key,
+            "description": "Weekly, handing off on Mondays at 09:00 São Paulo time."}, None)
+        actions.save_layer(schedule, None, {
+            "name": "Weekly", "position": 1, "rotation_start": monday, "turn_unit": "weeks",
+            "turn_count": 1}, [User.objects.get(username=n) for n in ("commander", "responder")],
+            None)
+        policies.save_policy(None, {
+            "name": "Technical", "team": Team.objects.get(slug="technical"), "repeats": 1,
+            "ack_timeout_minutes": 30, "description": "On call first, then the whole team.",
+            "levels": [{"targets": [{"schedule": "Technical primary"}],
+                        "escalate_after_minutes": 5},
+                       {"targets": [{"team": "technical"}], "escalate_after_minutes": 10}]},
+            None)
 
     def _users(self) -> str | None:
         for username, role in PERSONAS.items():
