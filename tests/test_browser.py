@@ -84,3 +84,49 @@ def test_declare_and_follow_the_timeline_live(browser, live_server, transactiona
                    env=env, check=True, capture_output=True, timeout=60)
     second.wait_for_selector("#timeline li:has-text('Written from the command line')",
                              timeout=1500)
+
+
+def test_a_page_fires_on_declaration_and_is_acknowledged_from_the_mail_catcher(
+        browser, live_server, transactional_db, demo, personas, settings):
+    """What a newcomer sees in the demo: declare, the page's e-mail lands in the
+    mail catcher, its link opens a confirmation page, and the button acknowledges."""
+    from atalaia.notify.contacts import add_verified
+    from atalaia.notify.mailcatcher import Server
+    from atalaia.notify.outbox import send_due
+    from atalaia.oncall.models import Page
+
+    catcher = Server(0)
+    catcher.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", catcher.port
+    settings.SITE_URL, settings.MAILCATCHER_PORT = live_server.url, catcher.port
+    add_verified(personas["responder"], "email", "responder@demo.atalaia.test", "work")
+    base = live_server.url
+    try:
+        page = browser.new_context().new_page()
+        log_in(page, base, "commander")
+        page.goto(base + "/incidents/new/")
+        page.fill("#id_title", "Payments failing")
+        page.select_option("#id_services", ["payments"])
+        page.click("main form button[type=submit]")
+        page.wait_for_url(re.compile(r".*/incidents/\d+/$"))
+        incident_url = page.url
+        assert "responder" in page.inner_text("#pages")
+        assert send_due() >= 1  # the worker's turn
+
+        page.goto(base + "/mailcatcher/")
+        card = page.locator(".card", has_text="responder@demo.atalaia.test").first
+        card.locator("a[href*='/ack/']").first.click()
+        page.wait_for_selector("#ack-button")
+        mine = Page.objects.filter(user__username="responder")  # Technical's and Support's
+        assert {p.status for p in mine} == {"triggered"}
+        page.click("#ack-button")
+        page.wait_for_selector("#ack-done")
+        assert {(p.status, p.acknowledged_via) for p in mine.all()} == {("acknowledged", "link")}
+
+        page.goto(incident_url)
+        row = page.inner_text("#pages")
+        assert "Acknowledged" in row and "(link)" in row
+        assert "responder acknowledged (link)" in page.inner_text("#timeline")
+    finally:
+        catcher.stop()
