@@ -102,6 +102,21 @@ def level_people(level: dict, at: datetime) -> LevelPeople:
     return found
 
 
+def describe_via(via: str) -> str:
+    """Why a person was paged, in the active language: `via` is stored as
+    "person", "schedule: <name>", "team: <slug>" or "reassigned by <username>"."""
+    kind, _sep, name = via.partition(": ")
+    if via == "person":
+        return _("named in the policy")
+    if kind == "schedule":
+        return _("on call in %(schedule)s") % {"schedule": name}
+    if kind == "team":
+        return _("member of %(team)s") % {"team": name}
+    if via.startswith("reassigned by "):
+        return _("reassigned by %(user)s") % {"user": via.removeprefix("reassigned by ")}
+    return via
+
+
 def reachable(user: User) -> bool:
     return ContactMethod.objects.filter(user=user, verified_at__isnull=False).exists()
 
@@ -259,7 +274,7 @@ def message(page: Page) -> tuple[str, str]:
         _("Users affected: %(users)s") % {"users": incident.impact.get("users_affected", "?")},
         _("You are paged by %(policy)s, level %(level)s (%(via)s), %(urgency)s.") % {
             "policy": page.escalation.snapshot["name"], "level": page.level_index + 1,
-            "via": page.via, "urgency": Urgency(page.urgency).label},
+            "via": describe_via(page.via), "urgency": Urgency(page.urgency).label},
         "",
         _("Acknowledge: %(url)s") % {"url": ack_url(page)},
         _("Open the incident: %(url)s") % {

@@ -46,6 +46,14 @@ def plan_text(text):
 
 
 @register.filter
+def page_via(via: str) -> str:
+    """Why a person was paged, in the reader's language."""
+    from atalaia.oncall.paging import describe_via
+
+    return describe_via(via)
+
+
+@register.filter
 def target_name(names, target):
     """An escalation target's current name, or the one it had when it was saved."""
     return names.get((target["kind"], target["id"]), target.get("name", ""))
