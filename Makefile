@@ -9,7 +9,7 @@ export PORT
 ATALAIA_MAILCATCHER_PORT ?= 1025
 ATALAIA_SMTP_PORT ?= $(ATALAIA_MAILCATCHER_PORT)
 
-.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms bench-fanout clean
+.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms bench-fanout bench-paging clean
 
 $(BIN)/atalaia: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,9 @@ bench-false-alarms: install
 
 bench-fanout: install
 	$(BIN)/python bench/fanout.py
+
+bench-paging: install
+	$(BIN)/python bench/paging.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

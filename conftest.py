@@ -30,6 +30,12 @@ def fast_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def local_receivers(settings):
+    # Every test server listens on 127.0.0.1; atalaia/lib/tests checks the guard itself.
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+
+
 @pytest.fixture
 def personas(db) -> dict[str, User]:
     """One user per account role, named after it."""

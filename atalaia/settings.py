@@ -4,6 +4,7 @@ A fresh clone runs on SQLite under ./data with no configuration at all; the
 variables are listed in docs/configuration.md.
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "atalaia.monitoring",
     "atalaia.oncall",
     "atalaia.notify",
+    "atalaia.comms",
     "atalaia.web",
 ]
 
@@ -102,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "atalaia.web.context.site",
+                "atalaia.comms.context.public",
             ],
         },
     }
@@ -209,6 +212,21 @@ DELIVERY_RETRY_SECONDS = env.number("ATALAIA_DELIVERY_RETRY_SECONDS", 10.0, mini
 DELIVERY_RETRY_MAX_SECONDS = env.number("ATALAIA_DELIVERY_RETRY_MAX_SECONDS", 3600.0,
                                         minimum=0.01)
 DELIVERY_SENDING_TIMEOUT = env.number("ATALAIA_DELIVERY_SENDING_TIMEOUT", 300.0, minimum=1)
+# Let outbound requests to URLs people typed (subscriber webhooks) reach private
+# and loopback addresses: off by default, so a subscriber cannot aim Atalaia at
+# its own network.
+OUTBOUND_ALLOW_PRIVATE = env.boolean("ATALAIA_OUTBOUND_ALLOW_PRIVATE", False)
+# The public status site's branding.
+STATUS_NAME = env.string("ATALAIA_STATUS_NAME", "Atalaia demo store")
+STATUS_LOGO_URL = env.string("ATALAIA_STATUS_LOGO_URL", "")
+STATUS_COLOR = env.string("ATALAIA_STATUS_COLOR", "#0b6e4f")
+if not re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", STATUS_COLOR):
+    raise ImproperlyConfigured("ATALAIA_STATUS_COLOR: a colour such as #0b6e4f")
+STATUS_TIME_ZONE = env.string("ATALAIA_STATUS_TIME_ZONE", "America/Sao_Paulo")
+# The public status pages: how often each web process looks whether its cached
+# pages are stale (a change shows on every process within this time).
+STATUS_VERSION_CHECK_SECONDS = env.number("ATALAIA_STATUS_VERSION_CHECK_SECONDS", 0.5,
+                                          minimum=0)
 # How long the acknowledgement link in a page notification works.
 PAGE_ACK_LINK_HOURS = env.integer("ATALAIA_PAGE_ACK_LINK_HOURS", 24, minimum=1)
 # How long the worker waits before looking again when it found nothing to do.

@@ -35,4 +35,6 @@ urlpatterns = [
     path("services/", include("atalaia.catalog.urls")),
     path("plan/", include("atalaia.plans.urls")),
     path("oncall/", include("atalaia.oncall.urls")),
+    # The public status site (no login): page, tracking pages, Statuspage JSON, feeds.
+    path("status/", include("atalaia.comms.public_urls")),
 ]

@@ -128,12 +128,14 @@ class Receiver:
 
     def __init__(self):
         self.bodies: list[dict] = []
+        self.headers: list = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers["Content-Length"])
                 receiver.bodies.append(json.loads(self.rfile.read(length)))
+                receiver.headers.append(self.headers)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

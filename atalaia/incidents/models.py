@@ -147,6 +147,9 @@ class EntryKind(models.TextChoices):
     RESOLUTION = "resolution", _("Root cause and fix")
     SIGNAL = "signal", _("Signal")
     PAGING = "paging", _("Paging")
+    UPDATE = "update", _("Public update")
+    COMPONENT = "component", _("Component state")
+    TICKET = "ticket", _("Help-desk ticket")
 
 
 class TimelineEntry(models.Model):

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 class Channel(models.TextChoices):
     EMAIL = "email", _("E-mail")
     APPRISE = "apprise", _("Apprise URL")
+    WEBHOOK = "webhook", _("Signed webhook")
 
 
 class DeliveryStatus(models.TextChoices):
@@ -29,6 +30,8 @@ class Delivery(models.Model):
     target = models.TextField()
     subject = models.CharField(max_length=300)
     body = models.TextField()
+    # Extra headers: List-Unsubscribe for e-mail, the signature for a signed webhook.
+    headers = models.JSONField(default=dict, blank=True)
     purpose = models.CharField(max_length=32, blank=True)  # page, update, verification, …
     idempotency_key = models.CharField(max_length=200, unique=True)
     incident = models.ForeignKey("incidents.Incident", null=True, blank=True,
@@ -40,6 +43,8 @@ class Delivery(models.Model):
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices,
                               default=DeliveryStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Lower goes first: a page must not wait behind an update to 10,000 subscribers.
+    priority = models.PositiveSmallIntegerField(default=1)
     next_attempt_at = models.DateTimeField(db_index=True)
     sending_since = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -48,7 +53,7 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [models.Index(fields=["status", "priority", "next_attempt_at"])]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} to {self.recipient}: {self.subject}"

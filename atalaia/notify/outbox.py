@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 import apprise
+import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from atalaia.lib import outbound
 from atalaia.lib.crypto import decrypt, encrypt
 from atalaia.notify.models import Channel, Delivery, DeliveryStatus
 
@@ -37,16 +39,26 @@ BATCH = 100
 
 
 def enqueue(channel: str, target: str, recipient: str, subject: str, body: str,
-            idempotency_key: str, purpose: str = "", incident=None) -> Delivery:
+            idempotency_key: str, purpose: str = "", incident=None,
+            headers: dict[str, str] | None = None) -> Delivery:
     """Queue one message (inside the caller's transaction). A key queued before is
     not queued again: the delivery already there is returned."""
     existing = Delivery.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    return Delivery.objects.create(
-        channel=channel, target=encrypt(target), recipient=recipient[:200],
-        subject=subject[:300], body=body, purpose=purpose, incident=incident,
-        idempotency_key=idempotency_key, next_attempt_at=timezone.now())
+    return Delivery.objects.create(**prepare(
+        channel, target, recipient, subject, body, idempotency_key, purpose, incident,
+        headers))
+
+
+def prepare(channel: str, target: str, recipient: str, subject: str, body: str,
+            idempotency_key: str, purpose: str = "", incident=None,
+            headers: dict[str, str] | None = None) -> dict:
+    """A delivery's fields, for callers that create many at once (bulk_create)."""
+    return {"channel": channel, "target": encrypt(target), "recipient": recipient[:200],
+            "subject": subject[:300], "body": body, "purpose": purpose, "incident": incident,
+            "idempotency_key": idempotency_key, "next_attempt_at": timezone.now(),
+            "headers": headers or {}}
 
 
 def send_due(now: datetime | None = None, limit: int = BATCH) -> int:
@@ -56,7 +68,7 @@ def send_due(now: datetime | None = None, limit: int = BATCH) -> int:
         return 0
     emails = [d for d in claimed if d.channel == Channel.EMAIL]
     others = [d for d in claimed if d.channel != Channel.EMAIL]
-    results = {**_send_emails(emails), **{d.pk: _send_apprise(d) for d in others}}
+    results = {**_send_emails(emails), **{d.pk: SENDERS[d.channel](d) for d in others}}
     _record_sent([d.pk for d in claimed if not results[d.pk]])
     for delivery in claimed:
         if results[delivery.pk]:
@@ -75,7 +87,7 @@ def _claim(now: datetime, limit: int) -> list[Delivery]:
            | Q(status=DeliveryStatus.SENDING, sending_since__lt=stale))
     with transaction.atomic():
         claimed = list(Delivery.objects.select_for_update(skip_locked=True).filter(due)
-                       .order_by("next_attempt_at")[:limit])
+                       .order_by("priority", "next_attempt_at")[:limit])
         Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
             status=DeliveryStatus.SENDING, sending_since=now)
     return claimed
@@ -107,7 +119,7 @@ def _send_email(connection, delivery: Delivery) -> str:
     message = EmailMessage(delivery.subject, delivery.body, to=[decrypt(delivery.target)],
                            connection=connection, headers={
                                "Message-ID": f"<{delivery.idempotency_key}@{domain}>",
-                               "Auto-Submitted": "auto-generated"})
+                               "Auto-Submitted": "auto-generated", **delivery.headers})
     try:
         message.send()
     except Exception as exc:  # noqa: BLE001 - the error is the delivery's result
@@ -124,6 +136,26 @@ def _send_apprise(delivery: Delivery) -> str:
     except Exception as exc:  # noqa: BLE001 - a plugin's failure is the delivery's result
         return _describe(exc)
     return "" if sent else "the service refused or could not be reached (see the logs)"
+
+
+def _send_webhook(delivery: Delivery) -> str:
+    """A signed webhook: the body is JSON, sent as is, with its headers (the
+    signature among them); any 2xx answer is a success."""
+    try:
+        response = outbound.post(decrypt(delivery.target), delivery.body.encode(),
+                                 {"Content-Type": "application/json",
+                                  "User-Agent": "Atalaia", **delivery.headers})
+    except outbound.OutboundRefused as exc:
+        return f"refused: {exc}"
+    except httpx.HTTPError as exc:
+        return _describe(exc)
+    if not 200 <= response.status_code < 300:
+        return f"the receiver answered {response.status_code}"
+    return ""
+
+
+SENDERS: dict[str, Callable[[Delivery], str]] = {Channel.APPRISE: _send_apprise,
+                                                Channel.WEBHOOK: _send_webhook}
 
 
 def _record_sent(ids: list[int]) -> None:

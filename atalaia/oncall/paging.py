@@ -250,13 +250,11 @@ def notify(page: Page, now: datetime) -> int:
         return 0
     with translation.override(page.user.language or settings.LANGUAGE_CODE):
         subject, body = message(page)
-    for n, (method, delay) in enumerate(plan):
-        delivery = outbox.enqueue(
-            method.channel, decrypt(method.target), f"{page.user.username} ({method.label})",
-            subject, body, idempotency_key=f"page-{page.pk}-r{page.round}-{n}",
-            purpose="page", incident=page.incident)
-        Delivery.objects.filter(pk=delivery.pk).update(
-            page=page, next_attempt_at=now + timedelta(minutes=delay))
+    Delivery.objects.bulk_create([Delivery(**{**outbox.prepare(
+        method.channel, decrypt(method.target), f"{page.user.username} ({method.label})",
+        subject, body, f"page-{page.pk}-r{page.round}-{n}", "page", page.incident),
+        "page": page, "priority": 0, "next_attempt_at": now + timedelta(minutes=delay)})
+        for n, (method, delay) in enumerate(plan)])
     return len(plan)
 
 

@@ -23,6 +23,7 @@ METRICS = {
     "critical_services": "number", "security_risk": "flag", "operational_risk": "risk",
 }
 OPERATORS = ("==", "!=", ">", ">=", "<", "<=")
+PUBLIC_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 
 URGENCIES = ("high", "low")
 # A team to page at a level: its slug, or {team, policy, urgency} to name the
@@ -44,6 +45,9 @@ LEVEL = y.mapping({
     "description": (y.localized(), False),
     "activate": (y.list_of(_activation), False),
     "update_every_minutes": (y.integer(1, 10_080), True),
+    # Public update texts that pre-fill each public status, with {title},
+    # {components} and {eta} filled in (comms/render.py).
+    "templates": (y.mapping({s: (y.localized(), False) for s in PUBLIC_STATUSES}), False),
     "targets": (y.mapping({p: (y.integer(1, 525_600), True) for p in PHASES}), True),
 }, defaults={"activate": []})
 CONDITION = y.mapping({"metric": (y.one_of(*METRICS), True),

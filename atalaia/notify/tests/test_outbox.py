@@ -138,3 +138,15 @@ def test_two_workers_share_the_deliveries_without_sending_one_twice(transactiona
     assert len(recipients) == 300 and len(set(recipients)) == 300
     assert sum(sent) == 300
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+
+
+def test_a_page_goes_out_before_a_backlog_of_other_messages(db, mail):
+    for n in range(30):
+        enqueue(Channel.EMAIL, f"s{n}@example.test", "subscriber", "Update", "b",
+                idempotency_key=f"update-{n}")
+    with at(1):
+        page = email("page-late", "oncall@example.test")
+        Delivery.objects.filter(pk=page.pk).update(priority=0)
+        assert send_due(limit=5) == 5
+    page.refresh_from_db()
+    assert page.status == DeliveryStatus.SENT  # queued last, sent in the first turn

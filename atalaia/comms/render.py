@@ -1,0 +1,151 @@
+"""One update, rendered for every channel and both languages.
+
+Everything a channel shows comes from here, so the preview before publishing is
+exactly what goes out: the status page entry, the e-mail, the short form for
+social networks and SMS (within each one's limit, always ending with the tracking
+page's link), the chat message and the app push.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import formats, translation
+from django.utils.translation import gettext as _
+
+from atalaia.incidents.models import Incident, PublicStatus
+
+# Common limits, for previews and for channels created without one.
+LIMITS = {"mastodon": 500, "bluesky": 300, "x": 280, "sms": 160}
+ELLIPSIS = "…"
+
+
+@dataclass
+class Draft:
+    """An update before (or after) it is published: what render needs."""
+
+    incident: Incident
+    status: str
+    body_en: str
+    body_pt: str
+    eta: datetime | None
+    components: list[dict]  # [{"service", "name", "status"}]
+
+    def body(self, language: str) -> str:
+        return self.body_pt if is_pt(language) else self.body_en
+
+
+def is_pt(language: str) -> bool:
+    return (language or "").lower().startswith("pt")
+
+
+def tracking_url(incident: Incident, language: str = "") -> str:
+    url = f"{settings.SITE_URL.rstrip('/')}/status/incidents/{incident.pk}"
+    return f"{url}?lang={'pt-br' if is_pt(language) else 'en'}" if language else url
+
+
+def status_label(status: str, language: str) -> str:
+    with translation.override("pt-br" if is_pt(language) else "en"):
+        return str(PublicStatus(status).label) if status in PublicStatus.values else status
+
+
+def eta_text(eta: datetime | None, language: str) -> str:
+    with translation.override("pt-br" if is_pt(language) else "en"):
+        if eta is None:
+            return _("unknown")
+        local = eta.astimezone(ZoneInfo(settings.STATUS_TIME_ZONE))
+        return f"{formats.date_format(local, 'SHORT_DATETIME_FORMAT')} ({local.tzname()})"
+
+
+def from_template(incident: Incident, status: str, language: str, components: list[str],
+                  eta: datetime | None) -> str:
+    """The plan's text for this status at the incident's level, filled in; "" when
+    the plan has none."""
+    plan = incident.plan_version.plan if incident.plan_version else None
+    level = (plan or {}).get("levels", {}).get(incident.level, {})
+    text = level.get("templates", {}).get(status, {}).get("pt-BR" if is_pt(language) else "en")
+    if not text:
+        return ""
+    return text.replace("{title}", incident.title).replace(
+        "{components}", ", ".join(components) or incident.title).replace(
+        "{eta}", eta_text(eta, language))
+
+
+def subject(draft: Draft, language: str) -> str:
+    return f"[{status_label(draft.status, language)}] {draft.incident.title}"
+
+
+def email(draft: Draft, language: str, manage_url: str = "") -> tuple[str, str]:
+    """Subject and plain text of the e-mail to subscribers."""
+    with translation.override("pt-br" if is_pt(language) else "en"):
+        lines = [draft.body(language), "",
+                 _("Status: %(status)s") % {"status": status_label(draft.status, language)},
+                 _("Expected resolution: %(eta)s") % {"eta": eta_text(draft.eta, language)}]
+        if draft.components:
+            lines.append(_("Affected: %(names)s") % {
+                "names": ", ".join(c["name"] for c in draft.components)})
+        lines += ["", _("Follow it here: %(url)s") % {"url": tracking_url(draft.incident,
+                                                                           language)}]
+        if manage_url:
+            lines += ["", _("Change or cancel your subscription: %(url)s") % {"url": manage_url}]
+    return subject(draft, language), "\n".join(lines) + "\n"
+
+
+def short(draft: Draft, language: str, limit: int) -> str:
+    """Within `limit` characters (0: none), always ending with the tracking link:
+    the body is cut at a word and given an ellipsis when it does not fit."""
+    link = tracking_url(draft.incident)
+    head = f"{status_label(draft.status, language)}: "
+    text = draft.body(language).replace("\n", " ").strip()
+    full = f"{head}{text} {link}"
+    if not limit or len(full) <= limit:
+        return full
+    room = limit - len(head) - len(link) - 1 - len(ELLIPSIS)
+    if room <= 0:
+        return link[:limit]
+    cut = text[:room]
+    if " " in cut and len(cut) == room:
+        cut = cut.rsplit(" ", 1)[0]
+    return f"{head}{cut.rstrip(' ,.;:')}{ELLIPSIS} {link}"
+
+
+def chat(draft: Draft, language: str) -> tuple[str, str]:
+    """Title and body for chat channels (Slack, Teams, Telegram, Discord)."""
+    title = f"{status_label(draft.status, language)}: {draft.incident.title}"
+    with translation.override("pt-br" if is_pt(language) else "en"):
+        body = "\n".join([draft.body(language),
+                          _("Expected resolution: %(eta)s") % {
+                              "eta": eta_text(draft.eta, language)},
+                          tracking_url(draft.incident, language)])
+    return title, body
+
+
+def push(draft: Draft, language: str) -> tuple[str, str]:
+    """Title and a short body for app push (ntfy, OneSignal, WebPush)."""
+    return draft.incident.title, short(draft, language, 240)
+
+
+def previews(draft: Draft, channels) -> dict:
+    """Every rendering, for the console's preview before publishing."""
+    result = {}
+    for language in ("pt-br", "en"):
+        result[language] = {
+            "email": email(draft, language),
+            "chat": chat(draft, language),
+            "push": push(draft, language),
+            "short": {name: short(draft, language, limit) for name, limit in LIMITS.items()},
+            "channels": [(c, channel_text(c, draft, language)) for c in channels],
+        }
+    return result
+
+
+def channel_text(channel, draft: Draft, language: str) -> tuple[str, str]:
+    """Title and body for one company channel, by its kind and limit."""
+    if channel.kind == "social" or channel.max_length:
+        return "", short(draft, language, channel.max_length)
+    if channel.kind == "push":
+        return push(draft, language)
+    return chat(draft, language)
