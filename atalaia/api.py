@@ -6,6 +6,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from atalaia.catalog.api import router as catalog_router
+from atalaia.comms.api import router as comms_router
 from atalaia.incidents.actions import IncidentError
 from atalaia.incidents.api import router as incidents_router
 from atalaia.incidents.lifecycle import IllegalMove
@@ -25,6 +26,7 @@ api.add_router("/incidents", incidents_router)
 api.add_router("/", intake_router)
 api.add_router("/", monitoring_router)
 api.add_router("/", oncall_router)
+api.add_router("/", comms_router)
 
 
 def _error(request, status: int, detail: str, **extra):

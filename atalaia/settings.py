@@ -223,10 +223,25 @@ STATUS_COLOR = env.string("ATALAIA_STATUS_COLOR", "#0b6e4f")
 if not re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", STATUS_COLOR):
     raise ImproperlyConfigured("ATALAIA_STATUS_COLOR: a colour such as #0b6e4f")
 STATUS_TIME_ZONE = env.string("ATALAIA_STATUS_TIME_ZONE", "America/Sao_Paulo")
+# Where the worker keeps a static copy of the public status site (empty: nowhere).
+STATUS_EXPORT_DIR = env.string("ATALAIA_STATUS_EXPORT_DIR", "")
+# Browsers and CDNs may keep a public status response this many seconds.
+STATUS_MAX_AGE = env.integer("ATALAIA_STATUS_MAX_AGE", 10, minimum=0)
+# Renders of public status pages (cache misses) per client address and minute; 0: no limit.
+STATUS_RENDERS_PER_MINUTE = env.integer("ATALAIA_STATUS_RENDERS_PER_MINUTE", 120, minimum=0)
+# How long before a scheduled maintenance the communicators are reminded.
+MAINTENANCE_REMINDER_MINUTES = env.integer("ATALAIA_MAINTENANCE_REMINDER_MINUTES", 60,
+                                           minimum=1)
+# Subscribers a worker turn expands a broadcast to (one transaction each).
+BROADCAST_BATCH = env.integer("ATALAIA_BROADCAST_BATCH", 500, minimum=1)
 # The public status pages: how often each web process looks whether its cached
 # pages are stale (a change shows on every process within this time).
 STATUS_VERSION_CHECK_SECONDS = env.number("ATALAIA_STATUS_VERSION_CHECK_SECONDS", 0.5,
                                           minimum=0)
+# Sign-ups to status updates allowed in an hour, per address and per client IP address.
+STATUS_SIGNUPS_PER_ADDRESS_HOUR = env.integer("ATALAIA_STATUS_SIGNUPS_PER_ADDRESS_HOUR", 3,
+                                              minimum=1)
+STATUS_SIGNUPS_PER_IP_HOUR = env.integer("ATALAIA_STATUS_SIGNUPS_PER_IP_HOUR", 20, minimum=1)
 # How long the acknowledgement link in a page notification works.
 PAGE_ACK_LINK_HOURS = env.integer("ATALAIA_PAGE_ACK_LINK_HOURS", 24, minimum=1)
 # How long the worker waits before looking again when it found nothing to do.

@@ -2,6 +2,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from atalaia.api import api
+from atalaia.comms import public_views as comms_public_views
 from atalaia.intake import views as intake_views
 from atalaia.notify import views as notify_views
 from atalaia.oncall import paging_views as oncall_paging_views
@@ -35,6 +36,8 @@ urlpatterns = [
     path("services/", include("atalaia.catalog.urls")),
     path("plan/", include("atalaia.plans.urls")),
     path("oncall/", include("atalaia.oncall.urls")),
+    path("comms/", include("atalaia.comms.urls")),
     # The public status site (no login): page, tracking pages, Statuspage JSON, feeds.
     path("status/", include("atalaia.comms.public_urls")),
+    path("i/<int:incident_id>", comms_public_views.short_link, name="status_short"),
 ]

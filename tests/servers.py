@@ -129,12 +129,15 @@ class Receiver:
     def __init__(self):
         self.bodies: list[dict] = []
         self.headers: list = []
+        self.raw: list[bytes] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers["Content-Length"])
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                raw = self.rfile.read(length)
+                receiver.raw.append(raw)
+                receiver.bodies.append(json.loads(raw))
                 receiver.headers.append(self.headers)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")

@@ -130,3 +130,69 @@ def test_a_page_fires_on_declaration_and_is_acknowledged_from_the_mail_catcher(
         assert "responder acknowledged (link)" in page.inner_text("#timeline")
     finally:
         catcher.stop()
+
+
+def test_a_visitor_subscribes_confirms_and_follows_the_crisis(
+        browser, live_server, transactional_db, demo, personas, settings, mail):
+    """The public side in a real browser: subscribe, confirm from the e-mail, read the
+    tracking page in Portuguese, switch to English; the banner script shows the crisis
+    on another site's page."""
+    import re as regex
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from atalaia.comms.actions import publish_update
+    from atalaia.comms.models import Subscriber
+    from atalaia.incidents.actions import declare_incident
+    from atalaia.notify.outbox import send_due
+
+    settings.SITE_URL = live_server.url
+    incident = declare_incident(personas["commander"], "Payments failing", ["payments"])
+    publish_update(incident, personas["communicator"], "identified",
+                   "Card payments fail for some customers.",
+                   "Pagamentos com cartão falham para alguns clientes.",
+                   components={"payments": "major_outage"})
+    visitor = browser.new_context(locale="pt-BR").new_page()
+    visitor.goto(live_server.url + "/status/subscribe/")
+    visitor.fill("input[name=address]", "visitor@example.test")
+    visitor.click("#subscribe-button")
+    visitor.wait_for_load_state()
+    assert send_due() >= 1
+    (confirmation,) = [m for m in mail.parsed() if m["To"] == "visitor@example.test"]
+    link = regex.search(r"https?://\S+/status/subscribe/confirm/\S+/",
+                        confirmation.get_payload(decode=True).decode()).group(0)
+    visitor.goto(link)
+    assert Subscriber.objects.get().confirmed_at is None  # opening the link confirms nothing
+    visitor.click("#confirm-button")
+    visitor.wait_for_selector("#confirm-done")
+    assert Subscriber.objects.get().confirmed_at is not None
+
+    visitor.goto(live_server.url + f"/status/incidents/{incident.pk}")
+    assert "Pagamentos com cartão falham" in visitor.inner_text("#tracking")
+    visitor.click("#lang-switch")
+    visitor.wait_for_url(regex.compile(r".*lang=en$"))
+    assert "Card payments fail" in visitor.inner_text("#tracking")
+
+    page_html = (f'<!doctype html><html><body><p>Our shop</p><script src="'
+                 f'{live_server.url}/status/banner.js" async></script></body></html>').encode()
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page_html)
+
+        def log_message(self, *args):
+            pass
+
+    shop = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    threading.Thread(target=shop.serve_forever, daemon=True).start()
+    try:
+        visitor.goto(f"http://127.0.0.1:{shop.server_port}/")
+        banner = visitor.wait_for_selector("#atalaia-banner", timeout=5000)
+        assert "Payments failing" in banner.inner_text()
+        assert banner.get_attribute("href").endswith(f"/status/incidents/{incident.pk}"
+                                                      "?lang=pt-br")
+    finally:
+        shop.shutdown()

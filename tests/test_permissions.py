@@ -5,6 +5,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from atalaia.catalog.models import Team
+from atalaia.comms.actions import publish_update
+from atalaia.comms.export import JSON as STATUSPAGE_JSON
+from atalaia.comms.models import CompanyChannel, Maintenance, Update
 from atalaia.incidents.actions import declare_incident
 from atalaia.intake.actions import create_integration, record_events
 from atalaia.intake.formats.common import Event
@@ -98,6 +101,18 @@ API_ROUTES = [
         {"targets": [{"team": "support"}], "escalate_after_minutes": 5}]}, ONCALL),
     ("DELETE", "/escalation-policies/{policy}", None, ONCALL),
     ("GET", "/oncall/now", None, EVERYONE),
+    ("POST", "/incidents/{id}/updates", {"status": "investigating", "body_en": "a",
+                                         "body_pt": "b"}, COMMUNICATE),
+    ("GET", "/incidents/{id}/updates", None, EVERYONE),
+    ("POST", "/updates/{update}/correct", {"body_en": "a", "body_pt": "b"}, COMMUNICATE),
+    ("GET", "/incidents/{id}/macro", None, EVERYONE),
+    ("POST", "/incidents/{id}/tickets", {"reference": "T-1"}, NOTE),
+    ("POST", "/maintenances", {"title_en": "a", "title_pt": "b",
+                               "scheduled_for": "2030-01-01T00:00:00Z",
+                               "scheduled_until": "2030-01-01T01:00:00Z",
+                               "components": ["payments"]}, COMMUNICATE),
+    ("POST", "/maintenances/{maintenance}/move", {"status": "in_progress"}, COMMUNICATE),
+    ("PUT", "/components/payments/status", {"status": "degraded_performance"}, COMMUNICATE),
 ]
 
 # Console pages: (method, path, form data, roles allowed).
@@ -188,6 +203,19 @@ PAGES = [
     ("POST", "/oncall/policies/new/", {"name": ""}, ONCALL),
     ("GET", "/oncall/policies/{policy}/", None, ONCALL),
     ("POST", "/oncall/policies/{policy}/delete/", {}, ONCALL),
+    ("GET", "/comms/incidents/{id}/update/", None, COMMUNICATE),
+    ("POST", "/comms/incidents/{id}/update/", {"status": "investigating", "action": "preview"},
+     COMMUNICATE),
+    ("POST", "/comms/incidents/{id}/tickets/", {"reference": "T-2"}, NOTE),
+    ("GET", "/comms/updates/{update}/correct/", None, COMMUNICATE),
+    ("POST", "/comms/updates/{update}/correct/", {"body_en": "a", "body_pt": "b"},
+     COMMUNICATE),
+    ("GET", "/comms/maintenance/", None, EVERYONE),
+    ("POST", "/comms/maintenance/", {"title_en": ""}, COMMUNICATE),
+    ("POST", "/comms/maintenance/{maintenance}/move/", {"status": "verifying"}, COMMUNICATE),
+    ("GET", "/comms/channels/", None, ADMIN),
+    ("POST", "/comms/channels/", {"name": ""}, ADMIN),
+    ("POST", "/comms/channels/{channel}/", {}, ADMIN),
 ]
 
 
@@ -217,6 +245,11 @@ def incident(demo, personas):
                       "name": "support"}], "delay_minutes": 5}])
     NotificationRule.objects.create(user=personas["viewer"], urgency="high",
                                     method=ContactMethod.objects.get(label="Permissions"))
+    publish_update(incident, personas["admin"], "investigating", "Looking", "Verificando")
+    Maintenance.objects.create(title_en="Permissions", title_pt="P",
+                               scheduled_for=incident.declared_at,
+                               scheduled_until=incident.declared_at)
+    CompanyChannel.objects.create(name="Permissions", kind="chat", target="x", hint="x")
     return incident
 
 
@@ -240,7 +273,10 @@ def fill(path, incident):
         "{page}", str(Page.objects.get(user__username="commander").pk)).replace(
         "{escalation}", str(Page.objects.get(user__username="commander").escalation_id)).replace(
         "{policy}", str(EscalationPolicy.objects.get(name="Permissions").pk)).replace(
-        "{rule}", str(NotificationRule.objects.get().pk))
+        "{rule}", str(NotificationRule.objects.get().pk)).replace(
+        "{update}", str(Update.objects.get().pk)).replace(
+        "{maintenance}", str(Maintenance.objects.get().pk)).replace(
+        "{channel}", str(CompanyChannel.objects.get().pk))
 
 
 def body_for(body, incident):
@@ -304,7 +340,9 @@ def test_every_route_is_in_the_permission_tables():
                                    .replace("{item_id}", "{item}").replace("{slug}", "*")
                                    .replace("{number}", "*").replace("{page_id}", "{page}")
                                    .replace("{escalation_id}", "{escalation}")
-                                   .replace("{policy_id}", "{policy}")))
+                                   .replace("{policy_id}", "{policy}")
+                                   .replace("{update_id}", "{update}")
+                                   .replace("{maintenance_id}", "{maintenance}")))
     tested = {(m, _shape(p)) for m, p, _, _ in API_ROUTES}
     assert {(m, _shape(p)) for m, p in api_paths} <= tested
 
@@ -332,7 +370,16 @@ PUBLIC_PAGES = {"healthz", "accounts/login/", "accounts/logout/", "accounts/2fa/
                 "oncall/feeds/schedule/<int:schedule_id>/<str:token>.ics",
                 "oncall/feeds/person/<int:user_id>/<str:token>.ics",
                 # The acknowledgement link in a page: the signed token is the credential.
-                "ack/<str:token>/"}
+                "ack/<str:token>/",
+                # The public status site (atalaia/comms/tests): no login by design.
+                "status/", "status/incidents/<int:incident_id>", "status/history/",
+                "status/badge/<slug:slug>.svg", "status/banner.json", "status/banner.js",
+                "status/banner/", "status/feed.atom", "status/maintenance.ics",
+                "i/<int:incident_id>", "status/subscribe/",
+                # Subscription links: the signed token is the credential.
+                "status/subscribe/confirm/<str:token>/", "status/subscription/<str:token>/",
+                "status/unsubscribe/<str:token>/"} | {
+    f"status/api/v2/{name}" for name in STATUSPAGE_JSON}
 
 
 def _shape(path: str) -> str:
@@ -355,7 +402,10 @@ def _page_shape(path: str) -> str:
                               ("{delivery}", "<int:delivery_id>"),
                               ("{contact}", "<int:method_id>"), ("{page}", "<int:page_id>"),
                               ("{escalation}", "<int:escalation_id>"),
-                              ("{policy}", "<int:policy_id>"), ("{rule}", "<int:rule_id>")):
+                              ("{policy}", "<int:policy_id>"), ("{rule}", "<int:rule_id>"),
+                              ("{update}", "<int:update_id>"),
+                              ("{maintenance}", "<int:maintenance_id>"),
+                              ("{channel}", "<int:channel_id>")):
         path = path.replace(concrete, pattern)
     return path
 

@@ -7,7 +7,8 @@ from atalaia.accounts.twofactor import SESSION_KEY
 # Paths a half-signed-in user may still reach: the 2FA pages themselves,
 # logging out, and what is public anyway.
 OPEN_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/accounts/login/", "/static/",
-                 "/healthz", "/api/", "/i18n/", "/intake/", "/v2/", "/ping/")
+                 "/healthz", "/api/", "/i18n/", "/intake/", "/v2/", "/ping/", "/status/",
+                 "/i/", "/ack/")
 
 
 class TwoFactorMiddleware:

@@ -25,6 +25,7 @@ from atalaia.comms.models import (
 )
 from atalaia.incidents.actions import IncidentError, append_entry, set_public_status
 from atalaia.incidents.models import EntryKind, Incident, PublicStatus
+from atalaia.monitoring.models import MaintenanceWindow
 
 MAX_BODY = 5_000
 
@@ -66,6 +67,9 @@ def publish_update(incident: Incident, actor: User | None, status: str, body_en:
     rules), component states change, and one broadcast per channel is queued."""
     if status not in PublicStatus.values:
         raise CommsError(f"status is one of {', '.join(PublicStatus.values)}")
+    if incident.confidential:
+        raise CommsError("the incident is confidential: make it visible to everyone in the "
+                         "team before telling the public about it")
     if eta is not None and timezone.is_naive(eta):
         raise CommsError("the ETA needs a time zone")
     changes = _components(components or {})
@@ -226,6 +230,12 @@ def schedule_maintenance(actor: User | None, fields: dict, components: Iterable[
         scheduled_for=fields["scheduled_for"], scheduled_until=fields["scheduled_until"],
         created_by=actor)
     maintenance.components.set(services)
+    # The same work silences the components' alerts: one act, not two forms.
+    window = MaintenanceWindow.objects.create(
+        title=maintenance.title_en, starts_at=maintenance.scheduled_for,
+        duration_minutes=max(1, round((maintenance.scheduled_until - maintenance.scheduled_for)
+                                      / timedelta(minutes=1))))
+    window.services.set(services)
     _broadcast(timezone.now(), "announced", maintenance=maintenance)
     version.bump()
     return maintenance

@@ -130,6 +130,8 @@ class Subscriber(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        # The sign-up limits count recent rows per address and per client address.
+        indexes = [models.Index(fields=["created_ip", "created_at"])]
 
 
 class ChannelKind(models.TextChoices):

@@ -85,7 +85,7 @@ def groups(items: list[Component] | None = None) -> list[Group]:
 def incidents(resolved: bool | None = None, limit: int | None = None):
     """Public incidents (those with an update), newest first, with their updates
     (newest first) and affected services."""
-    found = (Incident.objects.filter(updates__isnull=False).distinct()
+    found = (Incident.objects.filter(updates__isnull=False, confidential=False).distinct()
              .prefetch_related(Prefetch("updates", queryset=Update.objects.order_by(
                  "-published_at", "-pk")), "services")
              .order_by("-declared_at", "-pk"))

@@ -47,6 +47,11 @@ def tracking_url(incident: Incident, language: str = "") -> str:
     return f"{url}?lang={'pt-br' if is_pt(language) else 'en'}" if language else url
 
 
+def short_url(incident: Incident) -> str:
+    """/i/<id>: the short stable link, for messages where every character counts."""
+    return f"{settings.SITE_URL.rstrip('/')}/i/{incident.pk}"
+
+
 def status_label(status: str, language: str) -> str:
     with translation.override("pt-br" if is_pt(language) else "en"):
         return str(PublicStatus(status).label) if status in PublicStatus.values else status
@@ -97,7 +102,7 @@ def email(draft: Draft, language: str, manage_url: str = "") -> tuple[str, str]:
 def short(draft: Draft, language: str, limit: int) -> str:
     """Within `limit` characters (0: none), always ending with the tracking link:
     the body is cut at a word and given an ellipsis when it does not fit."""
-    link = tracking_url(draft.incident)
+    link = short_url(draft.incident)
     head = f"{status_label(draft.status, language)}: "
     text = draft.body(language).replace("\n", " ").strip()
     full = f"{head}{text} {link}"
@@ -149,3 +154,44 @@ def channel_text(channel, draft: Draft, language: str) -> tuple[str, str]:
     if channel.kind == "push":
         return push(draft, language)
     return chat(draft, language)
+
+
+# -- scheduled maintenance -------------------------------------------------------------
+
+def _window(maintenance, language: str) -> str:
+    zone = ZoneInfo(settings.STATUS_TIME_ZONE)
+    start = maintenance.scheduled_for.astimezone(zone)
+    end = maintenance.scheduled_until.astimezone(zone)
+    with translation.override("pt-br" if is_pt(language) else "en"):
+        return (f"{formats.date_format(start, 'SHORT_DATETIME_FORMAT')} – "
+                f"{formats.date_format(end, 'SHORT_DATETIME_FORMAT')} ({start.tzname()})")
+
+
+def maintenance_headline(maintenance, event: str, language: str) -> str:
+    with translation.override("pt-br" if is_pt(language) else "en"):
+        words = {"announced": _("Scheduled maintenance"), "started": _("Maintenance started"),
+                 "completed": _("Maintenance completed")}
+        return f"{words.get(event, _('Maintenance'))}: {maintenance.title(language)}"
+
+
+def maintenance_email(maintenance, event: str, language: str,
+                      manage_url: str = "") -> tuple[str, str]:
+    with translation.override("pt-br" if is_pt(language) else "en"):
+        lines = [maintenance.body(language) or maintenance.title(language), "",
+                 _("When: %(window)s") % {"window": _window(maintenance, language)},
+                 _("Affected: %(names)s") % {"names": ", ".join(
+                     c.name for c in maintenance.components.all())},
+                 "", _("Details: %(url)s") % {"url": settings.SITE_URL.rstrip("/") + "/status/"}]
+        if manage_url:
+            lines += ["", _("Change or cancel your subscription: %(url)s") % {"url": manage_url}]
+    return maintenance_headline(maintenance, event, language), "\n".join(lines) + "\n"
+
+
+def maintenance_short(maintenance, event: str, language: str, limit: int) -> tuple[str, str]:
+    link = settings.SITE_URL.rstrip("/") + "/status/"
+    headline = maintenance_headline(maintenance, event, language)
+    text = f"{headline} ({_window(maintenance, language)})"
+    room = (limit - len(link) - 1) if limit else len(text)
+    if len(text) > room:
+        text = text[:max(room - 1, 0)].rstrip() + ELLIPSIS
+    return "", f"{text} {link}"

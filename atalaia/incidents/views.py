@@ -133,8 +133,15 @@ def room(request, incident_id: int):
         "changes": _changes_before(incident),
         "signals": incident.signals.select_related("service").order_by("-last_seen_at")[:50],
         "pages": _paging().incident_pages(incident),
+        "comms": _comms_context(incident),
         "escalations": incident.escalations.filter(status__in=_paging().RUNNING),
     })
+
+
+def _comms_context(incident):
+    from atalaia.comms.views import room_context  # comms builds on incidents
+
+    return room_context(incident)
 
 
 def _paging():

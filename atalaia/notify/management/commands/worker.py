@@ -3,6 +3,10 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from atalaia.comms import reminders
+from atalaia.comms.actions import run_maintenances
+from atalaia.comms.broadcasts import expand_due
+from atalaia.comms.export import refresh as refresh_export
 from atalaia.intake.grouping import group_signals
 from atalaia.lib.loop import Loop
 from atalaia.monitoring.heartbeats import check_deadlines
@@ -23,16 +27,20 @@ def work_step() -> float:
     """One turn of the worker: claim and run due work. Returns the pause before the next.
 
     Mark late heartbeats down, group new signals into incidents, move due
-    escalations on, send due deliveries; now and then end flapping that settled,
-    roll results up, prune old ones and send on-call handoff notices; ping the
+    escalations on, expand broadcasts into deliveries, send due deliveries, export
+    the status site after a change; now and then end flapping that settled, roll
+    results up, prune old ones, send on-call handoff notices, start and complete
+    scheduled maintenance and remind communicators of late updates; ping the
     watchdog URL while every part is alive.
     """
-    handled = check_deadlines() + group_signals() + step_due() + send_due()
+    handled = (check_deadlines() + group_signals() + step_due() + expand_due() + send_due()
+               + refresh_export())
     watchdog_step()
     global _next_housekeeping
     if time.monotonic() >= _next_housekeeping:
         _next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
         handled += settle_flapping() + roll_up() + prune_raw() + send_notices()
+        handled += run_maintenances() + reminders.late_updates() + reminders.maintenance_soon()
     return 0.0 if handled else settings.WORKER_POLL_SECONDS
 
 

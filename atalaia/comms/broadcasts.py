@@ -1,0 +1,111 @@
+"""The worker's expansion of broadcasts into deliveries.
+
+Publishing an update writes one broadcast per audience (e-mail subscribers,
+webhook subscribers) and per company channel. Here the worker claims a pending
+broadcast (SKIP LOCKED on PostgreSQL), renders the message for the next batch of
+subscribers in pk order, queues one delivery each (bulk, idempotent by key) and
+moves the broadcast's cursor, all in one transaction: a worker that dies mid-way
+leaves the cursor at the last batch it committed, and the next one goes on from
+there. Deliveries are then sent by the outbox like any other.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from atalaia.comms import render, subscriptions
+from atalaia.comms.models import Broadcast, BroadcastStatus, Maintenance, Subscriber
+from atalaia.notify.models import Delivery
+from atalaia.notify.outbox import prepare
+
+
+def expand_due(batch: int | None = None) -> int:
+    """One batch of one pending broadcast; the number of deliveries queued (0: idle)."""
+    batch = batch or settings.BROADCAST_BATCH
+    with transaction.atomic():
+        broadcast = (Broadcast.objects.select_for_update(skip_locked=True, of=("self",))
+                     .filter(status=BroadcastStatus.PENDING)
+                     .select_related("update__incident__plan_version", "maintenance", "channel")
+                     .order_by("created_at", "pk").first())
+        if broadcast is None:
+            return 0
+        if broadcast.audience == "channel":
+            rows = [_channel_delivery(broadcast)] if broadcast.channel else []
+            done = True
+        else:
+            subscribers = list(_audience(broadcast).filter(pk__gt=broadcast.cursor)
+                               .order_by("pk")[:batch])
+            rows = [_subscriber_delivery(broadcast, s) for s in subscribers]
+            done = len(subscribers) < batch
+            if subscribers:
+                broadcast.cursor = subscribers[-1].pk
+        Delivery.objects.bulk_create([Delivery(**row) for row in rows], ignore_conflicts=True)
+        broadcast.queued += len(rows)
+        if done:
+            broadcast.status, broadcast.finished_at = BroadcastStatus.DONE, timezone.now()
+        broadcast.save(update_fields=["cursor", "queued", "status", "finished_at"])
+    return len(rows) or 1
+
+
+def _audience(broadcast: Broadcast):
+    if broadcast.update is not None:
+        incident = broadcast.update.incident
+        components = list(incident.services.filter(is_component=True))
+        return subscriptions.recipients(broadcast.audience, components, incident)
+    maintenance: Maintenance = broadcast.maintenance  # type: ignore[assignment]
+    return subscriptions.recipients(broadcast.audience, list(maintenance.components.all()), None)
+
+
+def _key(broadcast: Broadcast, who: str) -> str:
+    return f"broadcast-{broadcast.pk}-{who}"
+
+
+def _subscriber_delivery(broadcast: Broadcast, subscriber: Subscriber) -> dict:
+    language = subscriber.language
+    incident = broadcast.update.incident if broadcast.update else None
+    if subscriber.kind == "webhook":
+        body = subscriptions.webhook_body_for(broadcast, subscriber)
+        return prepare("webhook", subscriptions.address(subscriber), subscriber.hint,
+                       broadcast.event, body, _key(broadcast, f"s{subscriber.pk}"),
+                       purpose="broadcast", incident=incident,
+                       headers=subscriptions.webhook_headers(subscriber, body.encode()))
+    subject, body = _email(broadcast, language, subscriptions.manage_url(subscriber))
+    return prepare("email", subscriptions.address(subscriber), subscriber.hint, subject, body,
+                   _key(broadcast, f"s{subscriber.pk}"), purpose="broadcast", incident=incident,
+                   headers=subscriptions.email_headers(subscriber))
+
+
+def _email(broadcast: Broadcast, language: str, manage_url: str) -> tuple[str, str]:
+    if broadcast.update is not None:
+        return render.email(draft_of(broadcast.update), language, manage_url)
+    return render.maintenance_email(broadcast.maintenance, broadcast.event, language, manage_url)
+
+
+def draft_of(update) -> render.Draft:
+    return render.Draft(update.incident, update.status, update.body_en, update.body_pt,
+                        update.eta, update.components)
+
+
+def _channel_delivery(broadcast: Broadcast) -> dict:
+    channel = broadcast.channel
+    assert channel is not None  # a channel broadcast always has one (expand_due checks)
+    language = channel.language
+    if broadcast.update is not None:
+        title, body = render.channel_text(channel, draft_of(broadcast.update), language)
+        incident = broadcast.update.incident
+    else:
+        title, body = render.maintenance_short(broadcast.maintenance, broadcast.event, language,
+                                               channel.max_length)
+        incident = None
+    from atalaia.lib.crypto import decrypt
+
+    return prepare("apprise", decrypt(channel.target), channel.name, title, body,
+                   _key(broadcast, f"c{channel.pk}"), purpose="broadcast", incident=incident)
+
+
+def json_dumps(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
