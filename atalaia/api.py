@@ -17,6 +17,7 @@ from atalaia.lib.yamldoc import DocumentError
 from atalaia.monitoring.api import router as monitoring_router
 from atalaia.oncall.api import router as oncall_router
 from atalaia.plans.api import router as plans_router
+from atalaia.remote.api import router as remote_router
 
 api = NinjaAPI(title="Atalaia API", version="1", urls_namespace="api", auth=AUTH,
                docs_url="/docs")
@@ -27,6 +28,7 @@ api.add_router("/", intake_router)
 api.add_router("/", monitoring_router)
 api.add_router("/", oncall_router)
 api.add_router("/", comms_router)
+api.add_router("/", remote_router)
 
 
 def _error(request, status: int, detail: str, **extra):

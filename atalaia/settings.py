@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "atalaia.oncall",
     "atalaia.notify",
     "atalaia.comms",
+    "atalaia.remote",
     "atalaia.web",
 ]
 
@@ -212,6 +213,8 @@ DELIVERY_RETRY_SECONDS = env.number("ATALAIA_DELIVERY_RETRY_SECONDS", 10.0, mini
 DELIVERY_RETRY_MAX_SECONDS = env.number("ATALAIA_DELIVERY_RETRY_MAX_SECONDS", 3600.0,
                                         minimum=0.01)
 DELIVERY_SENDING_TIMEOUT = env.number("ATALAIA_DELIVERY_SENDING_TIMEOUT", 300.0, minimum=1)
+# SMTP connections a worker sends a turn's e-mails over at once.
+DELIVERY_SMTP_CONNECTIONS = env.integer("ATALAIA_DELIVERY_SMTP_CONNECTIONS", 2, minimum=1)
 # Let outbound requests to URLs people typed (subscriber webhooks) reach private
 # and loopback addresses: off by default, so a subscriber cannot aim Atalaia at
 # its own network.
@@ -229,6 +232,9 @@ STATUS_EXPORT_DIR = env.string("ATALAIA_STATUS_EXPORT_DIR", "")
 STATUS_MAX_AGE = env.integer("ATALAIA_STATUS_MAX_AGE", 10, minimum=0)
 # Renders of public status pages (cache misses) per client address and minute; 0: no limit.
 STATUS_RENDERS_PER_MINUTE = env.integer("ATALAIA_STATUS_RENDERS_PER_MINUTE", 120, minimum=0)
+# Account roles that may run ad-hoc commands over SSH (always as approved changes).
+REMOTE_ADHOC_ROLES = [r.strip() for r in env.string("ATALAIA_REMOTE_ADHOC_ROLES",
+                                                    "admin,commander").split(",") if r.strip()]
 # How long before a scheduled maintenance the communicators are reminded.
 MAINTENANCE_REMINDER_MINUTES = env.integer("ATALAIA_MAINTENANCE_REMINDER_MINUTES", 60,
                                            minimum=1)

@@ -37,6 +37,7 @@ urlpatterns = [
     path("plan/", include("atalaia.plans.urls")),
     path("oncall/", include("atalaia.oncall.urls")),
     path("comms/", include("atalaia.comms.urls")),
+    path("remote/", include("atalaia.remote.urls")),
     # The public status site (no login): page, tracking pages, Statuspage JSON, feeds.
     path("status/", include("atalaia.comms.public_urls")),
     path("i/<int:incident_id>", comms_public_views.short_link, name="status_short"),

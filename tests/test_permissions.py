@@ -24,7 +24,10 @@ from atalaia.oncall.models import (
     Page,
     Schedule,
 )
-from conftest import ROLES, api
+from atalaia.remote.actions import request_adhoc
+from atalaia.remote.models import Credential, Host, Run, RunHost
+from atalaia.remote.runbooks import import_runbooks
+from conftest import DEMO, ROLES, api
 
 EVERYONE = set(ROLES)
 DECLARE = {"admin", "commander", "responder"}
@@ -113,6 +116,10 @@ API_ROUTES = [
                                "components": ["payments"]}, COMMUNICATE),
     ("POST", "/maintenances/{maintenance}/move", {"status": "in_progress"}, COMMUNICATE),
     ("PUT", "/components/payments/status", {"status": "degraded_performance"}, COMMUNICATE),
+    ("POST", "/incidents/{id}/runs", {"runbook": "linux-basics", "step": "Disk space"},
+     RESPOND),
+    ("POST", "/incidents/{id}/adhoc", {"command": "uptime"}, RESPOND),
+    ("GET", "/runs/{run}", None, EVERYONE),
 ]
 
 # Console pages: (method, path, form data, roles allowed).
@@ -216,6 +223,20 @@ PAGES = [
     ("GET", "/comms/channels/", None, ADMIN),
     ("POST", "/comms/channels/", {"name": ""}, ADMIN),
     ("POST", "/comms/channels/{channel}/", {}, ADMIN),
+    ("GET", "/remote/hosts/", None, ADMIN),
+    ("POST", "/remote/hosts/", {"name": ""}, ADMIN),
+    ("POST", "/remote/hosts/{host}/trust/", {}, ADMIN),
+    ("POST", "/remote/credentials/", {"name": ""}, ADMIN),
+    ("GET", "/remote/runbooks/", None, EVERYONE),
+    ("POST", "/remote/runbooks/", {"source": "slug: x"}, {"admin", "commander"}),
+    ("POST", "/remote/incidents/{id}/runs/", {"step": "linux-basics::Disk space"}, EVERYONE),
+    ("POST", "/remote/incidents/{id}/sessions/", {"tool": "RustDesk", "summary": "s"},
+     RESPOND),
+    ("GET", "/remote/runs/{run}/", None, EVERYONE),
+    ("GET", "/remote/runs/{run}/live.json", None, EVERYONE),
+    ("POST", "/remote/runs/{run}/decide/", {"decision": "reject"}, EVERYONE),
+    ("POST", "/remote/runs/{run}/fix/", {}, EVERYONE),
+    ("GET", "/remote/runs/{run}/hosts/{runhost}/recording/", None, EVERYONE),
 ]
 
 
@@ -250,6 +271,13 @@ def incident(demo, personas):
                                scheduled_for=incident.declared_at,
                                scheduled_until=incident.declared_at)
     CompanyChannel.objects.create(name="Permissions", kind="chat", target="x", hint="x")
+    import_runbooks((DEMO / "runbooks.yaml").read_text())
+    credential = Credential.objects.create(name="Permissions", allowed_roles=["admin"])
+    host = Host.objects.create(service=incident.services.first(), name="Permissions",
+                               address="127.0.0.1", port=9, username="x", credential=credential,
+                               host_key="ssh-ed25519 AAAA")
+    run = request_adhoc(incident, personas["admin"], "uptime", [host.pk])
+    assert run.hosts.count() == 1
     return incident
 
 
@@ -276,7 +304,10 @@ def fill(path, incident):
         "{rule}", str(NotificationRule.objects.get().pk)).replace(
         "{update}", str(Update.objects.get().pk)).replace(
         "{maintenance}", str(Maintenance.objects.get().pk)).replace(
-        "{channel}", str(CompanyChannel.objects.get().pk))
+        "{channel}", str(CompanyChannel.objects.get().pk)).replace(
+        "{host}", str(Host.objects.get().pk)).replace(
+        "{runhost}", str(RunHost.objects.get().pk)).replace(
+        "{run}", str(Run.objects.get().pk))
 
 
 def body_for(body, incident):
@@ -342,7 +373,8 @@ def test_every_route_is_in_the_permission_tables():
                                    .replace("{escalation_id}", "{escalation}")
                                    .replace("{policy_id}", "{policy}")
                                    .replace("{update_id}", "{update}")
-                                   .replace("{maintenance_id}", "{maintenance}")))
+                                   .replace("{maintenance_id}", "{maintenance}")
+                                   .replace("{run_id}", "{run}")))
     tested = {(m, _shape(p)) for m, p, _, _ in API_ROUTES}
     assert {(m, _shape(p)) for m, p in api_paths} <= tested
 
@@ -405,7 +437,8 @@ def _page_shape(path: str) -> str:
                               ("{policy}", "<int:policy_id>"), ("{rule}", "<int:rule_id>"),
                               ("{update}", "<int:update_id>"),
                               ("{maintenance}", "<int:maintenance_id>"),
-                              ("{channel}", "<int:channel_id>")):
+                              ("{channel}", "<int:channel_id>"), ("{host}", "<int:host_id>"),
+                              ("{runhost}", "<int:row_id>"), ("{run}", "<int:run_id>")):
         path = path.replace(concrete, pattern)
     return path
 

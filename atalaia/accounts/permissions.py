@@ -23,6 +23,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "deliveries.view": frozenset({A, C, M}),      # outgoing messages and their errors
     "deliveries.manage": frozenset({A, C}),       # send a failed one again
     "people.view": frozenset({A, C}),             # who can be reached, who cannot
+    "remote.manage": frozenset({A}),              # SSH hosts, credentials, trusting host keys
+    "runbooks.edit": frozenset({A, C}),           # import runbooks
     "audit.view": frozenset({A}),
 }
 

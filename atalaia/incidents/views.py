@@ -134,8 +134,15 @@ def room(request, incident_id: int):
         "signals": incident.signals.select_related("service").order_by("-last_seen_at")[:50],
         "pages": _paging().incident_pages(incident),
         "comms": _comms_context(incident),
+        "remote": _remote_context(incident, request.user),
         "escalations": incident.escalations.filter(status__in=_paging().RUNNING),
     })
+
+
+def _remote_context(incident, user):
+    from atalaia.remote.views import room_context  # remote builds on incidents
+
+    return room_context(incident, user)
 
 
 def _comms_context(incident):

@@ -110,6 +110,28 @@ def mapping(fields: dict[str, tuple[Validator, bool]], defaults: dict | None = N
     return check
 
 
+def mapping_of(value: Validator, key_pattern: str = r"[A-Za-z_][A-Za-z0-9_]*") -> Validator:
+    """A mapping whose keys are names (matching key_pattern) and whose values all
+    follow one validator."""
+    import re
+
+    compiled = re.compile(key_pattern)
+
+    def check(data, path, checker):
+        if not isinstance(data, dict):
+            checker.error(path, f"expected a mapping, got {_kind(data)}")
+            return {}
+        out = {}
+        for key, item in data.items():
+            if not isinstance(key, str) or not compiled.fullmatch(key):
+                checker.error(path + (str(key),), f"{key!r} is not a valid name")
+                continue
+            out[key] = value(item, path + (key,), checker)
+        return out
+
+    return check
+
+
 def list_of(item: Validator, min_items: int = 0) -> Validator:
     def check(value, path, checker):
         if not isinstance(value, list):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -94,9 +95,33 @@ def _claim(now: datetime, limit: int) -> list[Delivery]:
 
 
 def _send_emails(deliveries: list[Delivery]) -> dict[int, str]:
-    """Send over one SMTP connection; {delivery: "" when sent, else the error}."""
+    """Send over DELIVERY_SMTP_CONNECTIONS connections at once; {delivery: "" when sent,
+    else the error}. Each message waits for the server's answers to MAIL, RCPT and
+    DATA; with two connections one is building the next message while the other waits
+    (measured: one connection left the worker idle nearly half the time)."""
     if not deliveries:
         return {}
+    lanes = max(1, min(settings.DELIVERY_SMTP_CONNECTIONS, len(deliveries) // 10 or 1))
+    if lanes == 1:
+        return _send_over_one(deliveries)
+    results: dict[int, str] = {}
+    for part in _pool().map(_send_over_one, [deliveries[i::lanes] for i in range(lanes)]):
+        results.update(part)
+    return results
+
+
+_executor: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    if not _executor:
+        _executor.append(ThreadPoolExecutor(max_workers=settings.DELIVERY_SMTP_CONNECTIONS,
+                                            thread_name_prefix="smtp"))
+    return _executor[0]
+
+
+def _send_over_one(deliveries: list[Delivery]) -> dict[int, str]:
+    """Send over one SMTP connection (no database access: safe in a thread)."""
     results: dict[int, str] = {}
     try:
         connection = get_connection(fail_silently=False)

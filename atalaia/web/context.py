@@ -7,7 +7,7 @@ from atalaia.accounts.permissions import can
 from atalaia.web.health import Health, health
 
 NAV_CAPABILITIES = ("view", "users.manage", "audit.view", "plan.edit", "incident.declare",
-                    "integrations.manage", "deliveries.view", "people.view")
+                    "integrations.manage", "deliveries.view", "people.view", "remote.manage")
 
 
 # The console asks at most every few seconds, not on every page.

@@ -10,6 +10,7 @@ import io
 import json
 import re
 import time
+from email.header import decode_header, make_header
 from urllib.parse import urlsplit
 
 import pytest
@@ -51,7 +52,9 @@ def text_of(message) -> str:
 
 
 def not_confirmations(mail) -> list:
-    return [m for m in mail.parsed() if not m["Subject"].startswith("Confirm your subscription")]
+    return [m for m in mail.parsed()
+            if not str(make_header(decode_header(m["Subject"]))).startswith(
+                ("Confirm your subscription", "Confirme sua assinatura"))]
 
 
 def link_for(url: str, purpose: str) -> Subscriber:

@@ -15,6 +15,7 @@ from atalaia.monitoring.transitions import settle_flapping
 from atalaia.notify.outbox import send_due
 from atalaia.oncall.handoffs import send_notices
 from atalaia.oncall.paging import step_due
+from atalaia.remote.actions import run_due
 from atalaia.web.health import watchdog_step
 
 # Roll-ups, pruning and the end of flapping are a matter of minutes: a look
@@ -34,7 +35,7 @@ def work_step() -> float:
     watchdog URL while every part is alive.
     """
     handled = (check_deadlines() + group_signals() + step_due() + expand_due() + send_due()
-               + refresh_export())
+               + refresh_export() + run_due())
     watchdog_step()
     global _next_housekeeping
     if time.monotonic() >= _next_housekeeping:

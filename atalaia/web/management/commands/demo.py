@@ -15,6 +15,7 @@ from atalaia.monitoring.models import Monitor
 from atalaia.monitoring.monitors_yaml import import_monitors
 from atalaia.notify.contacts import add_verified
 from atalaia.plans.actions import import_plan
+from atalaia.remote.runbooks import import_runbooks
 
 DEMO = Path(__file__).resolve().parents[3] / "demo"
 PERSONAS = {"commander": AccountRole.COMMANDER, "responder": AccountRole.RESPONDER,
@@ -40,6 +41,7 @@ class Command(BaseCommand):
             monitors = (DEMO / "monitors.yaml").read_text().replace(
                 "${PORT}", os.environ.get("PORT", "8000"))
             import_monitors(monitors)
+            import_runbooks((DEMO / "runbooks.yaml").read_text())
             self._oncall()
         self.stdout.write(f"demo loaded: {Service.objects.count()} services, "
                           f"{Monitor.objects.count()} monitors, plan version {version.number}")
