@@ -9,7 +9,7 @@ export PORT
 ATALAIA_MAILCATCHER_PORT ?= 1025
 ATALAIA_SMTP_PORT ?= $(ATALAIA_MAILCATCHER_PORT)
 
-.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms bench-fanout bench-paging clean
+.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms bench-fanout bench-paging bench-deps bench-statuspage bench-broadcast bench-remote clean
 
 $(BIN)/atalaia: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,21 @@ system-deps:
 	command -v dot >/dev/null || missing="$$missing graphviz"; \
 	[ -x "$${ATALAIA_CHROMIUM:-/usr/bin/chromium}" ] || missing="$$missing chromium"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "WARNING: could not install$$missing"; \
+	  else echo "WARNING: missing$$missing (run as root or install them)"; fi; \
+	fi
+
+# Debian packages the status page benchmark needs (wrk as the load generator, nginx
+# serving the static export as the ceiling). Installed only when missing and when we are root.
+bench-deps:
+	@missing=""; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -81,6 +96,15 @@ bench-fanout: install
 
 bench-paging: install
 	$(BIN)/python bench/paging.py
+
+bench-statuspage: install bench-deps
+	$(BIN)/python bench/statuspage.py
+
+bench-broadcast: install
+	$(BIN)/python bench/broadcast.py
+
+bench-remote: install
+	$(BIN)/python bench/remote.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -64,7 +64,15 @@ def _key(broadcast: Broadcast, who: str) -> str:
     return f"broadcast-{broadcast.pk}-{who}"
 
 
+# Mass mail goes after everything else (pages 0, other messages and company channels 1).
+SUBSCRIBER_PRIORITY = 2
+
+
 def _subscriber_delivery(broadcast: Broadcast, subscriber: Subscriber) -> dict:
+    return {**_subscriber_fields(broadcast, subscriber), "priority": SUBSCRIBER_PRIORITY}
+
+
+def _subscriber_fields(broadcast: Broadcast, subscriber: Subscriber) -> dict:
     language = subscriber.language
     incident = broadcast.update.incident if broadcast.update else None
     if subscriber.kind == "webhook":

@@ -4,9 +4,10 @@ The status page must survive a traffic spike during a crisis. A GET on a public
 path is answered from this process's memory when the copy was built from the
 current status version (comms/version.py: one number that every public change
 raises, read from the database at most every STATUS_VERSION_CHECK_SECONDS); only
-a miss enters Django, once per key even with many threads waiting for it, and
-the bytes it returns are kept. So a change made by any process shows within
-that interval, and a change per second costs one render per page per second.
+a miss enters Django, once per key, and the bytes it returns are kept; while one
+thread renders a new copy, the others serve the previous one. So a change made by
+any process shows within that interval, and a change per second costs one render
+per page per second.
 
 Keys are the path, the query string and the visitor's language. Responses carry
 an ETag and Last-Modified, and a matching If-None-Match gets 304. Renders (cache
@@ -62,13 +63,30 @@ class StatusFront:
         current = version.current()
         copy = self._fresh(key, current)
         if copy is None:
-            with self._render_lock(key):
-                copy = self._fresh(key, current)  # another thread may have built it
-                if copy is None:
-                    if not self._within_rate(environ):
-                        return _too_many(start_response)
-                    copy = self._render(key, current, environ)
+            copy = self._refresh(key, current, environ)
+            if copy is None:
+                return _too_many(start_response)
         return _send(copy, environ, start_response, method == "HEAD")
+
+    def _refresh(self, key: tuple, current: int, environ: dict) -> Copy | None:
+        """One thread renders the new copy; while it does, the others keep serving the
+        previous one (a few milliseconds more of the old page, no queue behind the
+        render). Without a previous copy they wait for the render. None: rate limited."""
+        lock = self._render_lock(key)
+        stale = self.copies.get(key)
+        if stale is not None and not lock.acquire(blocking=False):
+            return stale
+        if stale is None:
+            lock.acquire()
+        try:
+            copy = self._fresh(key, current)  # another thread may have built it
+            if copy is None:
+                if not self._within_rate(environ):
+                    return stale
+                copy = self._render(key, current, environ)
+            return copy
+        finally:
+            lock.release()
 
     def _fresh(self, key: tuple, current: int) -> Copy | None:
         copy = self.copies.get(key)
