@@ -20,13 +20,19 @@ $(BIN)/atalaia: pyproject.toml
 install: $(BIN)/atalaia
 
 # Debian packages the tests need (Chromium for browser tests, Graphviz for the
-# dependency picture, Prometheus Alertmanager as a real intake client). Installed only when missing and when we are root.
+# dependency picture, Prometheus Alertmanager as a real intake client, Pango and fonts
+# for WeasyPrint's PDFs, poppler-utils to read them back). Installed only when missing and when we are root.
 system-deps:
 	@missing=""; \
 	command -v dot >/dev/null || missing="$$missing graphviz"; \
 	[ -x "$${ATALAIA_CHROMIUM:-/usr/bin/chromium}" ] || missing="$$missing chromium"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
+	for pkg in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "ok installed" \
+	    || missing="$$missing $$pkg"; \
+	done; \
+	command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \

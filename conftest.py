@@ -85,3 +85,13 @@ def api(client: Client, method: str, path: str, token: str | None = None, body=N
         kwargs["data"] = raw if raw is not None else json.dumps(body)
         kwargs["content_type"] = "application/json"
     return getattr(client, method.lower())("/api/v1" + path, **kwargs)
+
+
+def pass_gate(incident, personas) -> None:
+    """Satisfy the demo plan's verification gate: the support team's check and the
+    commander's sign-off (the demo catalog's services have no monitors)."""
+    from atalaia.incidents import gate
+
+    for check in gate.ensure_checks(incident):
+        gate.tick(check, personas["responder"])
+    gate.sign_off(incident, personas["commander"])

@@ -18,6 +18,8 @@ from atalaia.monitoring.api import router as monitoring_router
 from atalaia.oncall.api import router as oncall_router
 from atalaia.plans.api import router as plans_router
 from atalaia.remote.api import router as remote_router
+from atalaia.review.api import router as review_router
+from atalaia.review.postmortem_api import postmortem_router
 
 api = NinjaAPI(title="Atalaia API", version="1", urls_namespace="api", auth=AUTH,
                docs_url="/docs")
@@ -29,6 +31,8 @@ api.add_router("/", monitoring_router)
 api.add_router("/", oncall_router)
 api.add_router("/", comms_router)
 api.add_router("/", remote_router)
+api.add_router("/", postmortem_router)
+api.add_router("/", review_router)
 
 
 def _error(request, status: int, detail: str, **extra):

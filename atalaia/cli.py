@@ -22,4 +22,4 @@ def main() -> None:
 
 
 GROUPED = {"catalog", "plan", "token", "timeline", "incident", "integration", "monitor",
-           "monitors", "subscribers", "status", "runbook"}
+           "monitors", "subscribers", "status", "runbook", "postmortem"}

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "atalaia.notify",
     "atalaia.comms",
     "atalaia.remote",
+    "atalaia.review",
     "atalaia.web",
 ]
 
@@ -232,6 +233,10 @@ STATUS_EXPORT_DIR = env.string("ATALAIA_STATUS_EXPORT_DIR", "")
 STATUS_MAX_AGE = env.integer("ATALAIA_STATUS_MAX_AGE", 10, minimum=0)
 # Renders of public status pages (cache misses) per client address and minute; 0: no limit.
 STATUS_RENDERS_PER_MINUTE = env.integer("ATALAIA_STATUS_RENDERS_PER_MINUTE", 120, minimum=0)
+# /metrics (Prometheus): open to these networks, or to a request with this bearer token.
+METRICS_ALLOW = [n.strip() for n in env.string("ATALAIA_METRICS_ALLOW",
+                                               "127.0.0.1/32,::1/128").split(",") if n.strip()]
+METRICS_TOKEN = env.string("ATALAIA_METRICS_TOKEN", "")
 # Account roles that may run ad-hoc commands over SSH (always as approved changes).
 REMOTE_ADHOC_ROLES = [r.strip() for r in env.string("ATALAIA_REMOTE_ADHOC_ROLES",
                                                     "admin,commander").split(",") if r.strip()]

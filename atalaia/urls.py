@@ -6,11 +6,15 @@ from atalaia.comms import public_views as comms_public_views
 from atalaia.intake import views as intake_views
 from atalaia.notify import views as notify_views
 from atalaia.oncall import paging_views as oncall_paging_views
+from atalaia.review import metrics as review_metrics
+from atalaia.review import views as review_views
 from atalaia.web import views as web_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list"), name="home"),
     path("healthz", web_views.healthz, name="healthz"),
+    # Prometheus: loopback or the metrics token (atalaia/review/metrics.py).
+    path("metrics", review_metrics.metrics, name="metrics"),
     path("api/v1/", api.urls),
     # PagerDuty clients post to /v2/enqueue on the host they are given.
     path("v2/enqueue", intake_views.pagerduty_enqueue, name="pagerduty_enqueue"),
@@ -38,6 +42,11 @@ urlpatterns = [
     path("oncall/", include("atalaia.oncall.urls")),
     path("comms/", include("atalaia.comms.urls")),
     path("remote/", include("atalaia.remote.urls")),
+    path("review/", include("atalaia.review.urls")),
+    path("review/", include("atalaia.review.proposal_urls")),
+    # The satisfaction link in the closing message: the signed token is the credential.
+    path("feedback/<str:token>/", review_views.satisfaction, name="review_satisfaction"),
+    path("review/", include("atalaia.review.postmortem_urls")),
     # The public status site (no login): page, tracking pages, Statuspage JSON, feeds.
     path("status/", include("atalaia.comms.public_urls")),
     path("i/<int:incident_id>", comms_public_views.short_link, name="status_short"),

@@ -71,17 +71,35 @@ def test_full_lifecycle_through_the_api(demo, tokens, client):
     incident = api(client, "POST", "/incidents", t, {"title": "x", "services": ["cache"]}).json()
     path = f"/incidents/{incident['id']}"
     for step, body in [("/stage", {"stage": "response"}), ("/status", {"status": "identified"}),
-                       ("/stage", {"stage": "resolution"}), ("/status", {"status": "resolved"}),
-                       ("/stage", {"stage": "review"}), ("/stage", {"stage": "closed"})]:
+                       ("/stage", {"stage": "resolution"})]:
         response = api(client, "POST", path + step, t, body)
         assert response.status_code == 200, (step, response.content)
-    final = response.json()
+    blocked = api(client, "POST", path + "/status", t, {"status": "resolved"})
+    assert blocked.status_code == 409 and "verification gate" in blocked.json()["detail"]
+    gate = api(client, "GET", path + "/gate", t).json()
+    (check,) = [item["check"] for item in gate["items"] if item["kind"] == "check"]
+    assert api(client, "POST", f"{path}/gate/checks/{check}", tokens["responder"]).json()["ok"] \
+        is False  # the sign-off is still missing
+    assert api(client, "POST", path + "/gate/signoff", t).json()["ok"]
+    for step, body in [("/status", {"status": "resolved"}), ("/stage", {"stage": "review"})]:
+        response = api(client, "POST", path + step, t, body)
+        assert response.status_code == 200, (step, response.content)
+    early = api(client, "POST", path + "/stage", t, {"stage": "closed"})
+    assert early.status_code == 409 and "review is completed" in early.json()["detail"]
+    for item in response.json()["checklist"]:
+        if item["phase"] == "review":
+            api(client, "POST", f"{path}/checklist/{item['id']}", t, {"done": True})
+    done = api(client, "POST", path + "/review/complete", t, {"note": "a quiet night"})
+    assert done.status_code == 200, done.content
+    final = api(client, "GET", path, t).json()
     assert final["stage"] == "closed" and not final["communication_open"]
     assert all(w["ended_at"] for w in final["phases"].values())
     # Paging entries (the plan's teams paged on declaration) are tested in atalaia/oncall.
     kinds = [e["kind"] for e in api(client, "GET", path + "/timeline", t).json()
              if e["kind"] != "paging"]
-    assert kinds == ["declared", "stage", "status", "stage", "status", "stage", "stage"]
+    assert kinds[:9] == ["declared", "stage", "status", "stage", "gate", "gate", "status",
+                         "review", "stage"]
+    assert set(kinds[9:-2]) == {"checklist"} and kinds[-2:] == ["review", "stage"]
 
 
 def test_level_override_keeps_both_levels(demo, tokens, client):

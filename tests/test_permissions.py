@@ -8,7 +8,9 @@ from atalaia.catalog.models import Team
 from atalaia.comms.actions import publish_update
 from atalaia.comms.export import JSON as STATUSPAGE_JSON
 from atalaia.comms.models import CompanyChannel, Maintenance, Update
+from atalaia.incidents import gate
 from atalaia.incidents.actions import declare_incident
+from atalaia.incidents.models import VerificationCheck
 from atalaia.intake.actions import create_integration, record_events
 from atalaia.intake.formats.common import Event
 from atalaia.intake.models import Signal
@@ -27,6 +29,8 @@ from atalaia.oncall.models import (
 from atalaia.remote.actions import request_adhoc
 from atalaia.remote.models import Credential, Host, Run, RunHost
 from atalaia.remote.runbooks import import_runbooks
+from atalaia.review.actions import open_review
+from atalaia.review.models import ActionItem, PlanProposal
 from conftest import DEMO, ROLES, api
 
 EVERYONE = set(ROLES)
@@ -120,6 +124,18 @@ API_ROUTES = [
      RESPOND),
     ("POST", "/incidents/{id}/adhoc", {"command": "uptime"}, RESPOND),
     ("GET", "/runs/{run}", None, EVERYONE),
+    ("GET", "/incidents/{id}/postmortem", None, EVERYONE),
+    ("PUT", "/incidents/{id}/postmortem", {"text": "# Notes"}, RESPOND),
+    ("POST", "/incidents/{id}/postmortem/publish", {}, RESPOND),
+    ("GET", "/incidents/{id}/gate", None, EVERYONE),
+    ("POST", "/incidents/{id}/gate/signoff", None, EVERYONE),
+    ("POST", "/incidents/{id}/gate/checks/{check}", None, EVERYONE),
+    ("POST", "/incidents/{id}/gate/force", {"reason": "r"}, EVERYONE),
+    ("GET", "/incidents/{id}/timings", None, EVERYONE),
+    ("GET", "/incidents/{id}/review", None, EVERYONE),
+    ("POST", "/incidents/{id}/review/feedback", {"plan_rating": 4, "tools_rating": 4}, NOTE),
+    ("POST", "/incidents/{id}/review/action-items", {"title": "t"}, RESPOND),
+    ("GET", "/review/aggregates", None, EVERYONE),
 ]
 
 # Console pages: (method, path, form data, roles allowed).
@@ -237,6 +253,24 @@ PAGES = [
     ("POST", "/remote/runs/{run}/decide/", {"decision": "reject"}, EVERYONE),
     ("POST", "/remote/runs/{run}/fix/", {}, EVERYONE),
     ("GET", "/remote/runs/{run}/hosts/{runhost}/recording/", None, EVERYONE),
+    ("GET", "/review/dashboard/", None, EVERYONE),
+    ("GET", "/review/{id}/", None, EVERYONE),
+    ("POST", "/review/{id}/open/", {}, RESPOND),
+    ("GET", "/review/{id}/feedback/", None, NOTE),
+    ("POST", "/review/{id}/feedback/", {"plan_rating": "4", "tools_rating": "4"}, NOTE),
+    ("POST", "/review/{id}/action-items/", {"title": "t"}, RESPOND),
+    ("POST", "/review/action-items/{action_item}/done/", {}, RESPOND),
+    ("POST", "/review/{id}/complete/", {}, RESPOND),
+    ("GET", "/review/actions/", None, EVERYONE),
+    ("GET", "/review/{id}/plan/", None, RESPOND),
+    ("POST", "/review/{id}/plan/", {"source": "x", "reason": ""}, RESPOND),
+    ("GET", "/review/proposals/{proposal}/", None, EVERYONE),
+    ("POST", "/review/proposals/{proposal}/decide/", {"decision": "decline"}, ADMIN),
+    ("GET", "/review/{id}/postmortem/", None, EVERYONE),
+    ("POST", "/review/{id}/postmortem/publish/", {"text": "# Public notes"}, RESPOND),
+    ("GET", "/review/{id}/postmortem.md", None, EVERYONE),
+    ("GET", "/review/{id}/postmortem.html", None, EVERYONE),
+    ("GET", "/review/{id}/postmortem.pdf", None, EVERYONE),
 ]
 
 
@@ -278,6 +312,10 @@ def incident(demo, personas):
                                host_key="ssh-ed25519 AAAA")
     run = request_adhoc(incident, personas["admin"], "uptime", [host.pk])
     assert run.hosts.count() == 1
+    review = open_review(incident, personas["admin"])
+    ActionItem.objects.create(review=review, title="Permissions")
+    PlanProposal.objects.create(review=review, source="x", reason="r")
+    assert gate.ensure_checks(incident)  # the demo plan's manual check
     return incident
 
 
@@ -307,7 +345,10 @@ def fill(path, incident):
         "{channel}", str(CompanyChannel.objects.get().pk)).replace(
         "{host}", str(Host.objects.get().pk)).replace(
         "{runhost}", str(RunHost.objects.get().pk)).replace(
-        "{run}", str(Run.objects.get().pk))
+        "{run}", str(Run.objects.get().pk)).replace(
+        "{proposal}", str(PlanProposal.objects.get().pk)).replace(
+        "{check}", str(VerificationCheck.objects.get().pk)).replace(
+        "{action_item}", str(ActionItem.objects.get(title="Permissions").pk))
 
 
 def body_for(body, incident):
@@ -374,7 +415,8 @@ def test_every_route_is_in_the_permission_tables():
                                    .replace("{policy_id}", "{policy}")
                                    .replace("{update_id}", "{update}")
                                    .replace("{maintenance_id}", "{maintenance}")
-                                   .replace("{run_id}", "{run}")))
+                                   .replace("{run_id}", "{run}")
+                                   .replace("{check_id}", "{check}")))
     tested = {(m, _shape(p)) for m, p, _, _ in API_ROUTES}
     assert {(m, _shape(p)) for m, p in api_paths} <= tested
 
@@ -408,6 +450,10 @@ PUBLIC_PAGES = {"healthz", "accounts/login/", "accounts/logout/", "accounts/2fa/
                 "status/badge/<slug:slug>.svg", "status/banner.json", "status/banner.js",
                 "status/banner/", "status/feed.atom", "status/maintenance.ics",
                 "i/<int:incident_id>", "status/subscribe/",
+                # Prometheus: its own address allow-list or token (atalaia/review/tests).
+                "metrics",
+                # The satisfaction link in the closing message: the token is the credential.
+                "feedback/<str:token>/",
                 # Subscription links: the signed token is the credential.
                 "status/subscribe/confirm/<str:token>/", "status/subscription/<str:token>/",
                 "status/unsubscribe/<str:token>/"} | {
@@ -438,7 +484,9 @@ def _page_shape(path: str) -> str:
                               ("{update}", "<int:update_id>"),
                               ("{maintenance}", "<int:maintenance_id>"),
                               ("{channel}", "<int:channel_id>"), ("{host}", "<int:host_id>"),
-                              ("{runhost}", "<int:row_id>"), ("{run}", "<int:run_id>")):
+                              ("{runhost}", "<int:row_id>"), ("{run}", "<int:run_id>"),
+                              ("{proposal}", "<int:proposal_id>"),
+                              ("{action_item}", "<int:item_id>")):
         path = path.replace(concrete, pattern)
     return path
 

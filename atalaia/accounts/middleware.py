@@ -8,7 +8,7 @@ from atalaia.accounts.twofactor import SESSION_KEY
 # logging out, and what is public anyway.
 OPEN_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/accounts/login/", "/static/",
                  "/healthz", "/api/", "/i18n/", "/intake/", "/v2/", "/ping/", "/status/",
-                 "/i/", "/ack/")
+                 "/i/", "/ack/", "/feedback/", "/metrics")
 
 
 class TwoFactorMiddleware:

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from atalaia.accounts.models import User
 from atalaia.catalog.models import Service
@@ -129,6 +130,27 @@ def _broadcast(now: datetime, event: str, update: Update | None = None,
                        channel=channel, created_at=now)
              for channel in CompanyChannel.objects.filter(enabled=True)]
     Broadcast.objects.bulk_create(rows)
+
+
+def announce_closing(incident: Incident, actor: User | None, message: str = "") -> None:
+    """The official closing: an incident the public heard about gets its closing update
+    on every channel (the plan's resolved template, or the message given), its
+    components back to operational. Nothing when the last update already said resolved."""
+    latest = incident.updates.order_by("-published_at", "-pk").first()
+    if latest is None or latest.status == PublicStatus.RESOLVED or incident.confidential:
+        return
+    names = [c["name"] for c in latest.components] or list(
+        incident.services.filter(is_component=True).values_list("name", flat=True))
+    fallback = {}
+    for language in ("en", "pt-br"):
+        with translation.override(language):
+            fallback[language] = (render.from_template(incident, "resolved", language, names,
+                                                       None)
+                                  or _("The incident is resolved. Thank you for your patience."))
+    components: dict[str, str] = {c["service"]: ComponentStatus.OPERATIONAL
+                                  for c in latest.components}
+    publish_update(incident, actor, PublicStatus.RESOLVED, message or fallback["en"],
+                   fallback["pt-br"], components=components or None)
 
 
 @transaction.atomic

@@ -81,15 +81,27 @@ def _subscriber_fields(broadcast: Broadcast, subscriber: Subscriber) -> dict:
                        broadcast.event, body, _key(broadcast, f"s{subscriber.pk}"),
                        purpose="broadcast", incident=incident,
                        headers=subscriptions.webhook_headers(subscriber, body.encode()))
-    subject, body = _email(broadcast, language, subscriptions.manage_url(subscriber))
+    subject, body = _email(broadcast, language, subscriptions.manage_url(subscriber),
+                           _feedback_url(broadcast, subscriber))
     return prepare("email", subscriptions.address(subscriber), subscriber.hint, subject, body,
                    _key(broadcast, f"s{subscriber.pk}"), purpose="broadcast", incident=incident,
                    headers=subscriptions.email_headers(subscriber))
 
 
-def _email(broadcast: Broadcast, language: str, manage_url: str) -> tuple[str, str]:
+def _feedback_url(broadcast: Broadcast, subscriber: Subscriber) -> str:
+    """The closing message asks each recipient, once, how we did (review app)."""
+    update = broadcast.update
+    if update is None or update.status != "resolved":
+        return ""
+    from atalaia.review.actions import satisfaction_url  # review builds on comms
+
+    return satisfaction_url(update.incident, f"subscriber-{subscriber.pk}")
+
+
+def _email(broadcast: Broadcast, language: str, manage_url: str,
+           feedback_url: str = "") -> tuple[str, str]:
     if broadcast.update is not None:
-        return render.email(draft_of(broadcast.update), language, manage_url)
+        return render.email(draft_of(broadcast.update), language, manage_url, feedback_url)
     return render.maintenance_email(broadcast.maintenance, broadcast.event, language, manage_url)
 
 

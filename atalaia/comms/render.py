@@ -83,8 +83,10 @@ def subject(draft: Draft, language: str) -> str:
     return f"[{status_label(draft.status, language)}] {draft.incident.title}"
 
 
-def email(draft: Draft, language: str, manage_url: str = "") -> tuple[str, str]:
-    """Subject and plain text of the e-mail to subscribers."""
+def email(draft: Draft, language: str, manage_url: str = "",
+          feedback_url: str = "") -> tuple[str, str]:
+    """Subject and plain text of the e-mail to subscribers; the closing one asks how we
+    did (`feedback_url`: one answer per recipient, no account needed)."""
     with translation.override("pt-br" if is_pt(language) else "en"):
         lines = [draft.body(language), "",
                  _("Status: %(status)s") % {"status": status_label(draft.status, language)},
@@ -94,6 +96,9 @@ def email(draft: Draft, language: str, manage_url: str = "") -> tuple[str, str]:
                 "names": ", ".join(c["name"] for c in draft.components)})
         lines += ["", _("Follow it here: %(url)s") % {"url": tracking_url(draft.incident,
                                                                            language)}]
+        if feedback_url:
+            lines += ["", _("How did we handle it? Tell us in one click: %(url)s") % {
+                "url": feedback_url}]
         if manage_url:
             lines += ["", _("Change or cancel your subscription: %(url)s") % {"url": manage_url}]
     return subject(draft, language), "\n".join(lines) + "\n"

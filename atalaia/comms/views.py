@@ -46,7 +46,11 @@ def suggested_states(incident) -> dict[str, str]:
                                              for m in service.monitors.all()) else None
         worst = worst or (ComponentStatus.DEGRADED if any(
             m.state == MonitorState.DEGRADED for m in service.monitors.all()) else None)
-        suggested[service.slug] = worst or current.get(service.slug, ComponentStatus.OPERATIONAL)
+        known = current.get(service.slug, ComponentStatus.OPERATIONAL)
+        # Without monitors to ask, an affected component that still looks operational
+        # is most likely not: the form starts from an outage, to be corrected.
+        suggested[service.slug] = worst or (known if known != ComponentStatus.OPERATIONAL
+                                            else ComponentStatus.PARTIAL)
     return suggested
 
 

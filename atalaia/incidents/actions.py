@@ -13,7 +13,7 @@ from django.utils import timezone
 from atalaia.accounts.models import User
 from atalaia.catalog.impact import compute, current_graph
 from atalaia.catalog.models import Service
-from atalaia.incidents import chain
+from atalaia.incidents import chain, gate
 from atalaia.incidents.lifecycle import (
     STAGE_PHASES,
     IllegalMove,
@@ -216,7 +216,10 @@ def override_level(incident: Incident, actor: User, level: str, reason: str) -> 
 @transaction.atomic
 def move_stage(incident: Incident, actor: User | None, target: str, note: str = "") -> None:
     incident = _lock(incident)
-    check_stage_move(incident.stage, incident.public_status, target)
+    from atalaia.review.models import Review  # review builds on incidents
+
+    check_stage_move(incident.stage, incident.public_status, target, Review.objects.filter(
+        incident=incident, completed_at__isnull=False).exists())
     now = timezone.now()
     ends, starts = STAGE_PHASES[target]
     PhaseWindow.objects.filter(incident=incident, phase__in=ends,
@@ -244,6 +247,11 @@ def set_public_status(incident: Incident, actor: User | None, target: str,
                       message: str = "") -> None:
     incident = _lock(incident)
     check_status_move(incident.stage, incident.public_status, target)
+    if target == PublicStatus.RESOLVED:
+        try:
+            gate.check_resolvable(incident)
+        except gate.GateError as exc:
+            raise IllegalMove(str(exc)) from None
     now = timezone.now()
     old = incident.public_status
     incident.public_status = target
@@ -260,6 +268,11 @@ def set_public_status(incident: Incident, actor: User | None, target: str,
     append_entry(incident, EntryKind.STATUS, actor, {"from": old, "to": target, "text": message})
     if target == PublicStatus.RESOLVED:
         _paging().stop_all(incident, actor, "resolved")
+        from atalaia.comms.actions import announce_closing  # comms and review build on
+        from atalaia.review.actions import open_review  # incidents: imported when used
+
+        announce_closing(incident, actor, message)
+        open_review(incident, actor)
 
 
 @transaction.atomic
@@ -308,6 +321,7 @@ def add_entry(incident: Incident, actor: User, kind: str, text: str,
 @transaction.atomic
 def tick_checklist(item: ChecklistItem, actor: User, done: bool) -> None:
     item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    _lock(item.incident)  # refuses a closed incident
     if bool(item.done_at) == done:
         return
     item.done_at, item.done_by = (timezone.now(), actor) if done else (None, None)
@@ -318,7 +332,7 @@ def tick_checklist(item: ChecklistItem, actor: User, done: bool) -> None:
 
 @transaction.atomic
 def set_visibility(incident: Incident, actor: User, confidential: bool) -> None:
-    incident = _lock(incident)
+    incident = _lock(incident, closed_ok=True)
     if incident.confidential == confidential:
         return
     incident.confidential = confidential
@@ -335,6 +349,11 @@ def set_resolution(incident: Incident, actor: User, root_cause: str, permanent_f
                  {"root_cause": incident.root_cause, "permanent_fix": incident.permanent_fix})
 
 
-def _lock(incident: Incident) -> Incident:
-    return Incident.objects.select_for_update(of=("self",)).select_related(
+def _lock(incident: Incident, closed_ok: bool = False) -> Incident:
+    """The incident's row, locked for the change. A closed incident changes no more
+    (its record is final; a new crisis is a new incident), except its visibility."""
+    locked = Incident.objects.select_for_update(of=("self",)).select_related(
         "plan_version").get(pk=incident.pk)
+    if locked.stage == Stage.CLOSED and not closed_ok:
+        raise IllegalMove("the incident is closed: its record no longer changes")
+    return locked

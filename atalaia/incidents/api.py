@@ -8,8 +8,9 @@ from pydantic import BaseModel, Field
 
 from atalaia.accounts.models import User
 from atalaia.catalog.impact import with_paths
-from atalaia.incidents import actions
-from atalaia.incidents.models import ChecklistItem, Incident
+from atalaia.incidents import actions, gate
+from atalaia.incidents.actions import IncidentError
+from atalaia.incidents.models import ChecklistItem, Incident, VerificationCheck
 from atalaia.incidents.visibility import visible_incidents
 from atalaia.lib.apiutil import ERRORS, Input, allow
 
@@ -320,3 +321,74 @@ def tick(request, incident_id: int, item_id: int, payload: CheckIn):
 def entry_out(entry) -> dict:
     return {"seq": entry.seq, "kind": entry.kind, "author": entry.author_name,
             "created_at": entry.created_at.isoformat(), "body": entry.body, "mac": entry.mac}
+
+
+# -- the verification gate -------------------------------------------------------------
+
+class GateItemOut(BaseModel):
+    kind: str
+    label: str
+    ok: bool
+    detail: str
+    check: int | None
+    remaining_seconds: float | None
+
+
+class GateOut(BaseModel):
+    ok: bool
+    forced: str
+    items: list[GateItemOut]
+
+
+def _gate_out(incident: Incident) -> dict:
+    result = gate.evaluate(incident)
+    return {"ok": result.ok, "forced": result.forced, "items": [
+        {"kind": i.kind, "label": str(i.label), "ok": i.ok, "detail": str(i.detail),
+         "check": i.check,
+         "remaining_seconds": i.remaining.total_seconds() if i.remaining else None}
+        for i in result.items]}
+
+
+def _gate_call(fn):
+    try:
+        fn()
+    except gate.GateError as exc:
+        raise IncidentError(str(exc)) from None
+
+
+@router.get("/{incident_id}/gate", response={200: GateOut, **ERRORS})
+def get_gate(request, incident_id: int):
+    """What must hold before the public status may become resolved, and what blocks."""
+    allow(request, "view")
+    return _gate_out(_incident(request, incident_id))
+
+
+@router.post("/{incident_id}/gate/checks/{check_id}", response={200: GateOut, **ERRORS})
+def tick_gate_check(request, incident_id: int, check_id: int):
+    """Tick a manual check (a member of its team, or the holder of its incident role)."""
+    allow(request, "view")
+    incident = _incident(request, incident_id)
+    check = get_object_or_404(VerificationCheck, pk=check_id, incident=incident)
+    _gate_call(lambda: gate.tick(check, request.auth))
+    return _gate_out(incident)
+
+
+@router.post("/{incident_id}/gate/signoff", response={200: GateOut, **ERRORS})
+def sign_off_gate(request, incident_id: int):
+    allow(request, "view")
+    incident = _incident(request, incident_id)
+    _gate_call(lambda: gate.sign_off(incident, request.auth))
+    return _gate_out(incident)
+
+
+class ForceIn(Input):
+    reason: str = Field(..., min_length=1, max_length=5000)
+
+
+@router.post("/{incident_id}/gate/force", response={200: GateOut, **ERRORS})
+def force_gate(request, incident_id: int, payload: ForceIn):
+    """An admin lets the incident resolve past a failing gate, with a written reason."""
+    allow(request, "view")
+    incident = _incident(request, incident_id)
+    _gate_call(lambda: gate.force(incident, request.auth, payload.reason))
+    return _gate_out(incident)

@@ -31,7 +31,8 @@ class IllegalMove(ValueError):
     """A move the rules do not allow; the message says why."""
 
 
-def check_stage_move(stage: str, public_status: str, target: str) -> None:
+def check_stage_move(stage: str, public_status: str, target: str,
+                     review_completed: bool = False) -> None:
     if target not in S.values:
         raise IllegalMove(f"unknown stage {target!r}")
     if target == stage:
@@ -39,6 +40,8 @@ def check_stage_move(stage: str, public_status: str, target: str) -> None:
     if target not in STAGE_MOVES[stage]:
         allowed = ", ".join(sorted(STAGE_MOVES[stage])) or "none (closed)"
         raise IllegalMove(f"cannot move from {stage} to {target}; allowed: {allowed}")
+    if target == S.CLOSED and not review_completed:
+        raise IllegalMove("the incident closes only when its review is completed")
     if target == S.REVIEW and public_status != P.RESOLVED:
         raise IllegalMove("review starts only after the public status is resolved")
     if target == S.RESPONSE and public_status == P.RESOLVED:

@@ -75,6 +75,15 @@ class Incident(models.Model):
     eta = models.DateTimeField(null=True, blank=True)
     root_cause = models.TextField(blank=True)
     permanent_fix = models.TextField(blank=True)
+    # The fix in place is temporary: an action item tracks the permanent one.
+    fix_is_temporary = models.BooleanField(default=False)
+    # The verification gate (gate.py): the commander's sign-off, and a forced pass.
+    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    gate_forced_reason = models.TextField(blank=True)
+    gate_forced_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+")
     declared_at = models.DateTimeField(db_index=True)
     declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                     on_delete=models.SET_NULL, related_name="+")
@@ -129,6 +138,25 @@ class ChecklistItem(models.Model):
         ordering = ["phase", "position"]
 
 
+class VerificationCheck(models.Model):
+    """A manual check of the verification gate, from the plan: ticked by a member of a
+    named team or by the holder of an incident role."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE,
+                                 related_name="verification_checks")
+    position = models.PositiveIntegerField()
+    text_en = models.TextField()
+    text_pt = models.TextField()
+    team = models.CharField(max_length=63, blank=True)  # a team's slug
+    role = models.CharField(max_length=24, blank=True, choices=IncidentRole.choices)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["incident", "position"]
+
+
 class EntryKind(models.TextChoices):
     DECLARED = "declared", _("Declared")
     NOTE = "note", _("Note")
@@ -150,6 +178,8 @@ class EntryKind(models.TextChoices):
     UPDATE = "update", _("Public update")
     COMPONENT = "component", _("Component state")
     TICKET = "ticket", _("Help-desk ticket")
+    GATE = "gate", _("Verification gate")
+    REVIEW = "review", _("Review")
 
 
 class TimelineEntry(models.Model):

@@ -19,7 +19,7 @@ from atalaia.accounts.permissions import can, require
 from atalaia.catalog.graphsvg import GraphUnavailable, render_svg
 from atalaia.catalog.impact import compromised_slugs, current_graph, with_paths
 from atalaia.catalog.models import Service
-from atalaia.incidents import actions, live
+from atalaia.incidents import actions, gate, live
 from atalaia.incidents.models import (
     ChecklistItem,
     Incident,
@@ -134,6 +134,9 @@ def room(request, incident_id: int):
         "signals": incident.signals.select_related("service").order_by("-last_seen_at")[:50],
         "pages": _paging().incident_pages(incident),
         "comms": _comms_context(incident),
+        "gate": gate.evaluate(incident) if incident.stage == Stage.RESOLUTION else None,
+        "gate_may": gate.may(incident, request.user) if incident.stage == Stage.RESOLUTION
+        else None,
         "remote": _remote_context(incident, request.user),
         "escalations": incident.escalations.filter(status__in=_paging().RUNNING),
     })
@@ -255,6 +258,23 @@ def _do_resolution(request, incident):
 
 
 # action name -> (capability checked before anything, handler)
+def _gate_action(do):
+    """Gate actions check who may do them themselves (team, incident role, admin)."""
+    def handler(request, incident):
+        try:
+            do(request, incident)
+        except gate.GateError as exc:
+            raise actions.IncidentError(str(exc)) from None
+    return handler
+
+
+def _do_gate_tick(request, incident):
+    check = incident.verification_checks.filter(pk=request.POST.get("check") or 0).first()
+    if check is None:
+        raise gate.GateError(_("No such check."))
+    gate.tick(check, request.user)
+
+
 ACTIONS = {
     "entry": ("incident.note", _do_entry),
     "stage": ("incident.command", _do_stage),
@@ -267,6 +287,10 @@ ACTIONS = {
     "visibility": ("incident.command", _do_visibility),
     "check": ("incident.respond", _do_check),
     "resolution": ("incident.respond", _do_resolution),
+    "gate_tick": ("view", _gate_action(_do_gate_tick)),
+    "gate_signoff": ("view", _gate_action(lambda r, i: gate.sign_off(i, r.user))),
+    "gate_force": ("view", _gate_action(lambda r, i: gate.force(i, r.user,
+                                                                 r.POST.get("reason", "")))),
 }
 
 

@@ -48,6 +48,15 @@ LEVEL = y.mapping({
     # Public update texts that pre-fill each public status, with {title},
     # {components} and {eta} filled in (comms/render.py).
     "templates": (y.mapping({s: (y.localized(), False) for s in PUBLIC_STATUSES}), False),
+    # What must hold before the public status may become resolved (incidents/gate.py).
+    "verification": (y.mapping({
+        "green_minutes": (y.integer(0, 1440), False),
+        "checks": (y.list_of(y.mapping({"text": (y.localized(), True),
+                                         "team": (y.string(63), False),
+                                         "role": (y.one_of(*INCIDENT_ROLES), False)})),
+                   False),
+        "signoff": (y.boolean(), False)}, defaults={"green_minutes": 0, "checks": [],
+                                                     "signoff": True}), False),
     "targets": (y.mapping({p: (y.integer(1, 525_600), True) for p in PHASES}), True),
 }, defaults={"activate": []})
 CONDITION = y.mapping({"metric": (y.one_of(*METRICS), True),
@@ -84,16 +93,30 @@ def parse_plan(text: str, known_teams: set[str] | None = None) -> dict:
     doc = PLAN(data if data is not None else {}, (), checker)
     checker.raise_if_any()
     _check_conditions(doc, checker)
+    _check_verification(doc, checker)
     if known_teams is not None:
         for level in doc["levels"]:
             for i, item in enumerate(activations(doc, level)):
                 if item["team"] not in known_teams:
                     checker.error(("levels", level, "activate", i),
                                   f"unknown team {item['team']!r}")
+            for i, check in enumerate(doc["levels"][level].get("verification", {})
+                                      .get("checks", [])):
+                if check.get("team") and check["team"] not in known_teams:
+                    checker.error(("levels", level, "verification", "checks", i, "team"),
+                                  f"unknown team {check['team']!r}")
     for phase in PHASES:
         doc["checklists"].setdefault(phase, [])
     checker.raise_if_any()
     return doc
+
+
+def _check_verification(doc: dict, checker: y.Checker) -> None:
+    for level, spec in doc["levels"].items():
+        for i, check in enumerate((spec.get("verification") or {}).get("checks", [])):
+            if bool(check.get("team")) == bool(check.get("role")):
+                checker.error(("levels", level, "verification", "checks", i),
+                              "a check names who ticks it: a team or an incident role")
 
 
 def _check_conditions(doc: dict, checker: y.Checker) -> None:

@@ -13,6 +13,7 @@ from atalaia.comms import actions, availability, render
 from atalaia.comms.models import Broadcast, CompanyChannel, ComponentState, Update
 from atalaia.incidents.actions import declare_incident, move_stage
 from atalaia.lib.crypto import encrypt
+from conftest import pass_gate
 
 T0 = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
 
@@ -134,6 +135,7 @@ def test_the_banner_and_badges(crisis):
 
 def test_the_history_lists_resolved_incidents_by_month(crisis, personas):
     move_stage(crisis, personas["commander"], "resolution")
+    pass_gate(crisis, personas)
     actions.publish_update(crisis, personas["communicator"], "resolved", "Fixed.", "Resolvido.",
                            components={"payments": "operational"})
     page = Client().get("/status/history/").content.decode()

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from atalaia.incidents import chain
+from atalaia.incidents import chain, gate
 from atalaia.incidents.actions import IllegalMove, declare_incident, move_stage, set_public_status
 from atalaia.incidents.lifecycle import STAGE_MOVES
 from atalaia.incidents.models import Incident, Phase, PublicStatus, Stage
@@ -22,13 +22,16 @@ def test_random_moves_keep_the_invariants(demo, personas):
         def __init__(self):
             super().__init__()
             self.incident = declare_incident(commander, "Random walk", ["cache"])
+            # The verification gate and the review have their own tests: here they
+            # are out of the way (forced; a review is never completed, so never closed).
+            gate.force(self.incident, personas["admin"], "random walk")
             self.stage, self.status = Stage.ASSESSMENT, PublicStatus.INVESTIGATING
             self.stages_seen = [self.stage]
 
         @rule(goal=st.sampled_from(Stage.values))
         def stage_move(self, goal):
             target = goal
-            legal = target in STAGE_MOVES[self.stage] and not (
+            legal = target in STAGE_MOVES[self.stage] and target != Stage.CLOSED and not (
                 target == Stage.REVIEW and self.status != PublicStatus.RESOLVED) and not (
                 target == Stage.RESPONSE and self.status == PublicStatus.RESOLVED)
             try:

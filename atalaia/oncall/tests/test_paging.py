@@ -25,7 +25,7 @@ from atalaia.oncall.models import (
     NotificationRule,
     PageStatus,
 )
-from conftest import api, signed_in
+from conftest import api, pass_gate, signed_in
 from tests.servers import Receiver
 
 T0 = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
@@ -104,6 +104,7 @@ def test_nobody_acknowledges_next_level_on_time_repeat_then_resolve_stops_all(
     assert pending > 0 and cancelled > 0
     with at(16):
         move_stage(incident, personas["commander"], "resolution")
+        pass_gate(incident, personas)
         set_public_status(incident, personas["commander"], "resolved", "Fixed")
     assert not incident.pages.exclude(status=PageStatus.RESOLVED).exists()
     assert not Escalation.objects.filter(incident=incident, status__in=paging.RUNNING).exists()
@@ -120,6 +121,7 @@ def test_moving_to_review_stops_paging_too(team_policy, personas):
     incident = declare(personas)
     with at(1):
         move_stage(incident, personas["commander"], "resolution")
+        pass_gate(incident, personas)
         set_public_status(incident, personas["commander"], "resolved")
         assert not incident.pages.filter(status=PageStatus.TRIGGERED).exists()
 

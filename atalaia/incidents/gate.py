@@ -1,0 +1,201 @@
+"""The verification gate: what must hold before the public status may become
+*resolved*, from the plan's `verification` for the incident's level.
+
+- every monitor of the affected services up for `green_minutes` in a row (a monitor
+  that goes down again starts the count over: it is measured from its last change);
+- each listed manual check ticked by a member of its team, or by the holder of its
+  incident role;
+- the commander's sign-off (unless the plan says `signoff: false`).
+
+An admin may force the gate with a written reason, which the timeline and the
+review show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from atalaia.accounts.models import AccountRole, User
+from atalaia.incidents.models import (
+    EntryKind,
+    Incident,
+    IncidentRole,
+    RoleAssignment,
+    VerificationCheck,
+)
+
+
+class GateError(ValueError):
+    """A gate action that cannot be done; the message says why."""
+
+
+@dataclass
+class Item:
+    kind: str  # monitors, check, signoff
+    label: str
+    ok: bool
+    detail: str = ""
+    remaining: timedelta | None = None  # how long until it passes, when it is counting
+    check: int | None = None  # the VerificationCheck, for a manual check
+    team: str = ""  # who may tick it: a team's slug, or an incident role
+    role: str = ""
+
+
+@dataclass
+class Gate:
+    items: list[Item] = field(default_factory=list)
+    forced: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.forced) or all(item.ok for item in self.items)
+
+    def blocking(self) -> str:
+        return "; ".join(f"{i.label}: {i.detail}" for i in self.items if not i.ok)
+
+
+def spec(incident: Incident) -> dict:
+    plan = incident.plan_version.plan if incident.plan_version else None
+    level = (plan or {}).get("levels", {}).get(incident.level, {})
+    return level.get("verification") or {}
+
+
+def ensure_checks(incident: Incident) -> list[VerificationCheck]:
+    """The manual checks of the current level's plan, as rows (kept when ticked)."""
+    wanted = spec(incident).get("checks", [])
+    rows = {c.text_en: c for c in incident.verification_checks.all()}
+    for position, check in enumerate(wanted):
+        if check["text"]["en"] not in rows:
+            rows[check["text"]["en"]] = VerificationCheck.objects.create(
+                incident=incident, position=position, text_en=check["text"]["en"],
+                text_pt=check["text"]["pt-BR"], team=check.get("team", ""),
+                role=check.get("role", ""))
+    keep = {c["text"]["en"] for c in wanted}
+    return [row for text, row in sorted(rows.items(), key=lambda kv: kv[1].position)
+            if text in keep]
+
+
+def evaluate(incident: Incident, now: datetime | None = None) -> Gate:
+    now = now or timezone.now()
+    rules = spec(incident)
+    gate = Gate(forced=incident.gate_forced_reason)
+    if not rules:
+        return gate
+    gate.items.append(_monitors(incident, rules.get("green_minutes", 0), now))
+    portuguese = (translation.get_language() or "").startswith("pt")
+    from atalaia.catalog.models import Team
+
+    teams = dict(Team.objects.values_list("slug", "name"))
+    for check in ensure_checks(incident):
+        who = (_("a member of %(team)s") % {"team": teams.get(check.team, check.team)}
+               if check.team
+               else str(IncidentRole(check.role).label))
+        gate.items.append(Item(
+            "check", check.text_pt if portuguese else check.text_en, check.done_at is not None,
+            _("ticked by %(user)s") % {"user": check.done_by} if check.done_at
+            else _("to be ticked by %(who)s") % {"who": who}, check=check.pk,
+            team=check.team, role=check.role))
+    if rules.get("signoff", True):
+        gate.items.append(Item("signoff", _("the commander's sign-off"),
+                               incident.signed_off_at is not None,
+                               _("signed off by %(user)s") % {"user": incident.signed_off_by}
+                               if incident.signed_off_at else _("not signed off")))
+    return gate
+
+
+def _monitors(incident: Incident, minutes: int, now: datetime) -> Item:
+    from atalaia.monitoring.models import Monitor, MonitorState
+
+    label = _("monitors up for %(minutes)s min in a row") % {"minutes": minutes}
+    monitors = list(Monitor.objects.filter(service__in=incident.services.all())
+                    .exclude(state=MonitorState.PAUSED))
+    if not monitors:
+        return Item("monitors", label, True, _("the affected services have no monitors"))
+    down = [m.name for m in monitors if m.state != MonitorState.UP]
+    if down:
+        return Item("monitors", label, False, _("not up: %(names)s") % {"names": ", ".join(down)})
+    since = max(m.state_since or now for m in monitors)
+    remaining = since + timedelta(minutes=minutes) - now
+    if remaining > timedelta(0):
+        return Item("monitors", label, False, _("all up, %(minutes)s min to go") % {
+            "minutes": int(remaining.total_seconds() // 60) + 1}, remaining)
+    return Item("monitors", label, True, _("all up since %(time)s") % {
+        "time": timezone.localtime(since).strftime("%H:%M")})
+
+
+def check_resolvable(incident: Incident, now: datetime | None = None) -> None:
+    """Raise GateError with the reasons when the gate blocks *resolved*."""
+    gate = evaluate(incident, now)
+    if not gate.ok:
+        raise GateError(_("the verification gate blocks resolving: %(reasons)s")
+                        % {"reasons": gate.blocking()})
+
+
+def _entry(incident: Incident, actor: User, body: dict) -> None:
+    from atalaia.incidents.actions import append_entry
+
+    append_entry(incident, EntryKind.GATE, actor, body)
+
+
+@transaction.atomic
+def tick(check: VerificationCheck, actor: User) -> None:
+    """A manual check, ticked by a member of its team or the holder of its role."""
+    check = VerificationCheck.objects.select_for_update().select_related("incident").get(
+        pk=check.pk)
+    allowed = (check.team and actor.teams.filter(slug=check.team).exists()) or (
+        check.role and RoleAssignment.objects.filter(incident=check.incident, role=check.role,
+                                                     user=actor).exists())
+    if not allowed:
+        from atalaia.catalog.models import Team
+
+        team = Team.objects.filter(slug=check.team).values_list("name", flat=True).first()
+        who = (_("a member of %(team)s") % {"team": team or check.team} if check.team
+               else str(IncidentRole(check.role).label))
+        raise GateError(_("this check is ticked by %(who)s") % {"who": who})
+    if check.done_at is None:
+        check.done_at, check.done_by = timezone.now(), actor
+        check.save(update_fields=["done_at", "done_by"])
+        _entry(check.incident, actor, {"text": f"checked: {check.text_en}", "check": check.pk})
+
+
+def may(incident: Incident, user: User) -> dict:
+    """What this person may do at the gate: {"teams", "roles", "sign_off"}, so the room
+    offers only the buttons that will work."""
+    holder = incident.roles.filter(role=IncidentRole.COMMANDER).first()
+    return {"teams": set(user.teams.values_list("slug", flat=True)),
+            "roles": set(incident.roles.filter(user=user).values_list("role", flat=True)),
+            "sign_off": holder.user_id == user.pk if holder else user.role in (
+                AccountRole.COMMANDER, AccountRole.ADMIN)}
+
+
+@transaction.atomic
+def sign_off(incident: Incident, actor: User) -> None:
+    """The commander's sign-off: the incident's commander, or — when nobody holds the
+    role — a commander or admin account."""
+    if not may(incident, actor)["sign_off"]:
+        raise GateError(_("only the incident's commander signs off"))
+    Incident.objects.filter(pk=incident.pk).update(signed_off_by=actor,
+                                                   signed_off_at=timezone.now())
+    incident.signed_off_by, incident.signed_off_at = actor, timezone.now()
+    _entry(incident, actor, {"text": "the commander signed off the restored service"})
+
+
+@transaction.atomic
+def force(incident: Incident, actor: User, reason: str) -> None:
+    """An admin lets the incident resolve past a failing gate, saying why."""
+    if actor.role != AccountRole.ADMIN:
+        raise GateError(_("only an admin may force the verification gate"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise GateError(_("forcing the gate needs a written reason"))
+    blocking = evaluate(incident).blocking()
+    Incident.objects.filter(pk=incident.pk).update(gate_forced_reason=reason,
+                                                   gate_forced_by=actor)
+    incident.gate_forced_reason, incident.gate_forced_by = reason, actor
+    _entry(incident, actor, {"text": f"forced the verification gate: {reason}",
+                             "forced": True, "was_blocking": blocking})
