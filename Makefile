@@ -62,7 +62,7 @@ run: install
 	$(BIN)/atalaia demo --if-empty
 	@echo "Atalaia is starting at http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
 	ATALAIA_MAILCATCHER_PORT=$(ATALAIA_MAILCATCHER_PORT) ATALAIA_SMTP_PORT=$(ATALAIA_SMTP_PORT) \
-	  $(BIN)/atalaia run
+	  ATALAIA_SITE_URL=$${ATALAIA_SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/atalaia run
 
 lint: install
 	$(BIN)/ruff check atalaia tests bench conftest.py

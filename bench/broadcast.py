@@ -78,26 +78,38 @@ met; 1 on an error.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from benchlib import ROOT, BenchError, Proc, free_port, log, percentile, proc_stat, run
+from benchlib import (
+    ATALAIA,
+    PYTHON,
+    BenchError,
+    CpuMeter,
+    Proc,
+    SmtpSink,
+    Tail,
+    add_db_option,
+    atalaia_env,
+    free_port,
+    guarded,
+    load_average,
+    log,
+    migrate_and_demo,
+    percentile,
+    postgres_pids,
+    shell_json,
+    smtp_sink,
+    start_web,
+    time_limit,
+)
 
-BIN = ROOT / ".venv" / "bin"
-ATALAIA = str(BIN / "atalaia")
-PYTHON = str(BIN / "python")
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
-SECRET = "bench-broadcast-secret-key-that-is-long-enough-0123456789"
 SUBSCRIBERS = 10_000
 RUNS = 3
 TARGET_REQUEST_S = 0.200
@@ -169,9 +181,8 @@ for update in {updates!r}:
 print("BENCH-REPORT " + json.dumps(out))
 """
 
-SINK = r"""
-import asyncio, re, signal, sys, time
-from aiosmtpd.smtp import SMTP
+SINK = smtp_sink(r"""
+import re, time
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<?([^>\s]+)", re.I | re.M)
 out = open(sys.argv[2], "a", buffering=1)
 class Sink:
@@ -180,20 +191,9 @@ class Sink:
         found = MESSAGE_ID.search(envelope.content)
         out.write(f"{arrived:.6f} {found[1].decode() if found else '-'}\n")
         return "250 OK"
-async def main():
-    loop = asyncio.get_running_loop()
-    handler = Sink()
-    # A fixed hostname: without one every connection looks up the machine's FQDN.
-    server = await loop.create_server(lambda: SMTP(handler, hostname="sink.invalid"),
-                                      "127.0.0.1", int(sys.argv[1]), backlog=128)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    print("ready", flush=True)
-    await stop.wait()
-    server.close()
+def stopped():
     out.close()
-asyncio.run(main())
-"""
+""")
 
 RECEIVERS = r"""
 import json, sys, threading, time
@@ -241,24 +241,15 @@ class Arrivals:
 
     def __init__(self, mail_path: Path, channel_path: Path) -> None:
         self.mail_path, self.channel_path = mail_path, channel_path
-        self.offsets = {mail_path: 0, channel_path: 0}
+        self.mail_file, self.channel_file = Tail(mail_path), Tail(channel_path)
         # broadcast id -> {subscriber id: first arrival}; and every arrival (duplicates)
         self.mails: dict[int, dict[int, float]] = {}
         self.mail_count: dict[int, int] = {}
         self.others = 0
         self.channels: list[dict] = []
 
-    def _lines(self, path: Path) -> list[bytes]:
-        with contextlib.suppress(FileNotFoundError), open(path, "rb") as f:
-            f.seek(self.offsets[path])
-            data = f.read()
-            end = data.rfind(b"\n") + 1  # only whole lines; the rest on the next read
-            self.offsets[path] += end
-            return data[:end].splitlines()
-        return []
-
     def read(self) -> None:
-        for line in self._lines(self.mail_path):
+        for line in self.mail_file.lines():
             arrived, message_id = line.decode().split(" ", 1)
             found = BROADCAST_ID.match(message_id)
             if not found:
@@ -267,50 +258,8 @@ class Arrivals:
             broadcast, subscriber = int(found.group(1)), int(found.group(2))
             self.mails.setdefault(broadcast, {}).setdefault(subscriber, float(arrived))
             self.mail_count[broadcast] = self.mail_count.get(broadcast, 0) + 1
-        for line in self._lines(self.channel_path):
+        for line in self.channel_file.lines():
             self.channels.append(json.loads(line))
-
-
-def wait_for_line(proc: Proc, text: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(text in line for line in proc.log_path.read_text().splitlines()):
-            return
-        if proc.proc.poll() is not None:
-            raise BenchError(f"{proc.name} exited ({proc.proc.returncode}):\n"
-                             + proc.log_tail())
-        time.sleep(0.05)
-    raise BenchError(f"{proc.name}: no '{text}' within {timeout:.0f} s:\n" + proc.log_tail())
-
-
-# --- /proc ---------------------------------------------------------------------------
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time of these processes (and of their children that have exited)."""
-    total = 0
-    for pid in pids:
-        stat = proc_stat(pid)
-        if stat:  # utime + stime + cutime + cstime
-            total += sum(int(v) for v in stat[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids() -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/comm") as comm:
-                if comm.read().strip() == "postgres":
-                    found.append(int(entry))
-    return found
-
-
-def busy_ticks() -> tuple[int, int]:
-    """(busy, total) ticks of the whole machine so far, from /proc/stat."""
-    with open("/proc/stat") as f:
-        ticks = [int(v) for v in f.readline().split()[1:9]]
-    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 # --- one run -------------------------------------------------------------------------
@@ -321,8 +270,7 @@ def one_run(n: int, client: httpx.Client, incident: int, arrivals: Arrivals, cou
     arrivals.read()
     known = set(arrivals.mails)
     channels_before = len(arrivals.channels)
-    cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
-    machine_before = busy_ticks()
+    meter = CpuMeter(pids)
     t0 = time.monotonic()
     answer = client.post(f"/incidents/{incident}/updates", json={
         "status": "identified",
@@ -353,11 +301,7 @@ def one_run(n: int, client: httpx.Client, incident: int, arrivals: Arrivals, cou
         time.sleep(READ_EVERY_S)
     ended = time.monotonic()
     elapsed = ended - t0
-    machine_after = busy_ticks()
-    cpu = {name: (cpu_seconds(p) - cpu_before[name]) / elapsed for name, p in pids.items()}
-    cpu["machine"] = ((machine_after[0] - machine_before[0])
-                      / max(1, machine_after[1] - machine_before[1]) * (os.cpu_count() or 1))
-    cpu["others"] = max(0.0, cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine"))
+    cpu = meter.shares(elapsed)
     mails = sorted(arrivals.mails.get(broadcast, {}).values()) if broadcast else []
     channels = arrivals.channels[channels_before:]
     by_channel = {}
@@ -433,47 +377,21 @@ def summarize(results: list[dict], report: dict, count: int) -> None:
 # --- the run -------------------------------------------------------------------------
 
 
-def postgres_available() -> bool:
-    if not shutil.which("createdb") or not shutil.which("pg_isready"):
-        return False
-    done = subprocess.run(["pg_isready", "-h", PG["host"], "-p", PG["port"]],
-                          capture_output=True)
-    return done.returncode == 0
-
-
-def drop_database(name: str) -> None:
-    with contextlib.suppress(Exception):
-        subprocess.run(["dropdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"],
-                        "--if-exists", "--force", name], capture_output=True, timeout=60)
-
-
 def bench(opts, work: str, running: dict) -> int:
     started = time.monotonic()
     log(f"Atalaia broadcast benchmark: one update to {opts.subscribers:,} e-mail subscribers "
         f"and {len(CHANNELS)} channels, {opts.runs} run(s) on {opts.db}, {os.cpu_count()} "
-        f"CPU(s), load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATALAIA_")}
-    env["ATALAIA_DATA_DIR"] = str(Path(work) / "data")
-    if opts.db == "postgresql":
-        if not postgres_available():
-            raise BenchError(f"PostgreSQL is not reachable on {PG['host']}:{PG['port']}")
-        database = f"atalaia_bench_broadcast_{os.getpid()}"
-        run(None, "createdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], database)
-        running["database"] = database
-        env.update(ATALAIA_SECRET_KEY=SECRET, ATALAIA_DATABASE_URL=(
-            f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{database}"))
+        f"CPU(s), load average {load_average()}")
+    env = atalaia_env("broadcast", opts.db, work, running)
     web_port = free_port()
     env["PORT"] = str(web_port)
     ports = {name: free_port() for name, *_ in CHANNELS}
     channels = [(name, kind, url.format(port=ports[name]), limit, language)
                 for name, kind, url, limit, language in CHANNELS]
 
-    run(env, ATALAIA, "migrate", "-v0", timeout=300)
-    run(env, ATALAIA, "demo")
-    token = run(env, ATALAIA, "token_create", USER, "--name", "bench-broadcast").strip()
-    output = run(env, ATALAIA, "shell", "-c", SETUP.format(count=opts.subscribers,
-                                                           channels=channels), timeout=600)
-    setup = json.loads(output.split("BENCH-SETUP ", 1)[1].splitlines()[0])
+    token = migrate_and_demo(env, USER, "bench-broadcast")
+    setup = shell_json(env, SETUP.format(count=opts.subscribers, channels=channels),
+                       "BENCH-SETUP", timeout=600)
     log(f"setup: migrate, demo, a token for {USER}, incident #{setup['incident']} "
         f"({setup['level']}), {opts.subscribers:,} confirmed e-mail subscribers (bulk_create "
         f"{setup['subscribers_s']:.1f} s), {len(channels)} company channels "
@@ -482,23 +400,20 @@ def bench(opts, work: str, running: dict) -> int:
                                  for name, kind, url, _l, _lang in channels))
 
     arrivals = Arrivals(Path(work) / "sink.txt", Path(work) / "channels.jsonl")
-    sink_port = free_port()
-    sink = running["sink"] = Proc("sink", [PYTHON, "-c", SINK, str(sink_port),
-                                           str(arrivals.mail_path)], dict(os.environ), work)
+    sink = running["sink"] = SmtpSink("sink", SINK, arrivals.mail_path, work)
+    sink_port = sink.port
     receivers = running["receivers"] = Proc(
         "receivers", [PYTHON, "-c", RECEIVERS, str(arrivals.channel_path),
                       *[f"{name}={port}" for name, port in ports.items()]],
         dict(os.environ), work)
-    wait_for_line(sink, "ready", 20)
-    wait_for_line(receivers, "ready", 20)
+    sink.wait_for_line("ready", 20, anywhere=True)
+    receivers.wait_for_line("ready", 20, anywhere=True)
     env.update(ATALAIA_SMTP_HOST="127.0.0.1", ATALAIA_SMTP_PORT=str(sink_port),
                ATALAIA_OUTBOUND_ALLOW_PRIVATE="true")
-    web = running["web"] = Proc("web", [ATALAIA, "web", "--bind", f"127.0.0.1:{web_port}"],
-                                env, work)
+    web, base = start_web("web", env, work, running, port=web_port)
     worker = running["worker"] = Proc("worker", [ATALAIA, "worker"], env, work)
-    base = f"http://127.0.0.1:{web_port}"
     web.wait_ready(base + "/healthz", processes=setup["workers"] + 1)
-    wait_for_line(worker, " started", 60)
+    worker.wait_for_line(" started", 60, anywhere=True)
     log(f"web: atalaia web ({setup['workers']} workers x {setup['threads']} threads); one "
         f"atalaia worker (BROADCAST_BATCH {setup['batch']}, poll {setup['poll']} s); SMTP "
         f"sink on 127.0.0.1:{sink_port}; database {setup['database']}")
@@ -520,9 +435,8 @@ def bench(opts, work: str, running: dict) -> int:
         results.append(one_run(n, client, setup["incident"], arrivals, opts.subscribers, pids))
         time.sleep(1.0)
     client.close()
-    output = run(env, ATALAIA, "shell", "-c", REPORT.format(
-        updates=[r["update"] for r in results]), timeout=300)
-    report = json.loads(output.split("BENCH-REPORT ", 1)[1].splitlines()[0])
+    report = shell_json(env, REPORT.format(updates=[r["update"] for r in results]),
+                        "BENCH-REPORT", timeout=300)
     if arrivals.others:
         log(f"other e-mails (not from a broadcast: the pages the declaration sent): "
             f"{arrivals.others}")
@@ -536,45 +450,16 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS,
                         help="confirmed e-mail subscribers (default 10,000)")
     parser.add_argument("--runs", type=int, default=RUNS, help="updates published, one by one")
-    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql", "postgres"],
-                        help="the database (default sqlite)")
+    add_db_option(parser)
     opts = parser.parse_args()
-    opts.db = "postgresql" if opts.db == "postgres" else opts.db
     if opts.runs < 1 or opts.subscribers < 1:
         parser.error("--runs and --subscribers must be 1 or more")
 
-    def on_alarm(signum, frame):
-        raise TimeoutError("the benchmark took longer than its time limit")
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt  # stop, and clean up in the finally below
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(max(TIME_LIMIT_S, opts.runs * int(TIMEOUT_S + 60)))
+    time_limit(max(TIME_LIMIT_S, opts.runs * int(TIMEOUT_S + 60)))
     work = tempfile.mkdtemp(prefix="atalaia-bench-broadcast-")
     running: dict = {}  # processes (Proc) and the throwaway database (str)
-    try:
-        return bench(opts, work, running)
-    except (BenchError, TimeoutError, subprocess.TimeoutExpired, OSError,
-            httpx.HTTPError) as exc:
-        log(f"\nbench/broadcast.py failed: {exc}")
-        for name in ("web", "worker"):
-            if isinstance(running.get(name), Proc) and running[name].log_tail():
-                log(f"\n--- the end of {name}'s log\n{running[name].log_tail()}")
-        return 1
-    except KeyboardInterrupt:
-        log("\nbench/broadcast.py interrupted; stopping everything")
-        return 130
-    finally:
-        signal.alarm(0)
-        for thing in list(running.values()):
-            if isinstance(thing, Proc):
-                with contextlib.suppress(Exception):
-                    thing.stop()
-        if isinstance(running.get("database"), str):
-            drop_database(running["database"])
-        shutil.rmtree(work, ignore_errors=True)
+    return guarded("broadcast", lambda: bench(opts, work, running), running, [work],
+                   errors=(httpx.HTTPError,), logs=("web", "worker"))
 
 
 if __name__ == "__main__":

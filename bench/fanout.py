@@ -50,24 +50,35 @@ reachable on 127.0.0.1:5432 as user postgres.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, BenchError, Proc, free_port, log, proc_stat, run
+from benchlib import (
+    ATALAIA,
+    PG,
+    PYTHON,
+    BenchError,
+    Proc,
+    SmtpSink,
+    add_machine,
+    atalaia_database,
+    busy_ticks,
+    cpu_seconds,
+    guarded,
+    load_average,
+    log,
+    postgres_available,
+    postgres_pids,
+    run,
+    smtp_sink,
+    time_limit,
+    verdict,
+)
 
-BIN = ROOT / ".venv" / "bin"
-ATALAIA = str(BIN / "atalaia")
-PYTHON = str(BIN / "python")
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
-SECRET = "bench-fanout-secret-key-that-is-long-enough-0123456789"
 COUNT = 10_000
 TIME_LIMIT_S = 900  # the whole run is aborted (and cleaned up) after this
 TARGET_VS_PLAIN = 0.5
@@ -77,9 +88,8 @@ SUBJECT = "[Atalaia] Update on INC-42: Checkout errors"
 BODY = ("The incident is being worked on.\nNext update in 30 minutes.\n\n"
         "https://atalaia.example/i/42")
 
-SINK = r"""
-import asyncio, re, signal, sys
-from aiosmtpd.smtp import SMTP
+SINK = smtp_sink(r"""
+import re
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.I | re.M)
 ids = []
 class Sink:
@@ -87,21 +97,10 @@ class Sink:
         found = MESSAGE_ID.search(envelope.content)
         ids.append(found[1] if found else b"-")
         return "250 OK"
-async def main():
-    loop = asyncio.get_running_loop()
-    handler = Sink()
-    # A fixed hostname: without one every connection looks up the machine's FQDN.
-    server = await loop.create_server(lambda: SMTP(handler, hostname="sink.invalid"),
-                                      "127.0.0.1", int(sys.argv[1]), backlog=128)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    print("ready", flush=True)
-    await stop.wait()
-    server.close()
+def stopped():
     with open(sys.argv[2], "wb") as out:
         out.write(b"".join(i + b"\n" for i in ids))
-asyncio.run(main())
-"""
+""")
 
 PLAIN = r"""
 import resource, smtplib, sys, time
@@ -159,77 +158,24 @@ print("BENCH-STATUS " + json.dumps({{"statuses": statuses, "most_attempts": most
 """
 
 
-# --- /proc ---------------------------------------------------------------------------
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time of these processes and of their children that have exited (PostgreSQL
-    forks a backend per connection: the postmaster counts the finished ones)."""
-    total = 0
-    for pid in pids:
-        stat = proc_stat(pid)
-        if stat:  # utime + stime + cutime + cstime
-            total += sum(int(v) for v in stat[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids() -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/comm") as comm:
-                if comm.read().strip() == "postgres":
-                    found.append(int(entry))
-    return found
-
-
-def busy_ticks() -> tuple[int, int]:
-    """(busy, total) ticks of the whole machine so far, from /proc/stat."""
-    with open("/proc/stat") as f:
-        ticks = [int(v) for v in f.readline().split()[1:9]]
-    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
-
-
-def machine_share(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """How busy the machine was between two readings, in cores (2.0: two cores full)."""
-    return (after[0] - before[0]) / max(1, after[1] - before[1]) * (os.cpu_count() or 1)
-
-
 # --- the sink and the baseline -------------------------------------------------------
 
 
-class Sink:
+class Sink(SmtpSink):
     """aiosmtpd in its own process; the Message-IDs it received once stopped."""
 
     def __init__(self, work: str, name: str) -> None:
-        self.port = free_port()
-        self.ids_path = Path(work) / f"{name}.ids"
-        self.proc = Proc(name, [PYTHON, "-c", SINK, str(self.port), str(self.ids_path)],
-                         dict(os.environ), work)
-        wait_for_line(self.proc, "ready", 20)
+        super().__init__(name, SINK, Path(work) / f"{name}.ids", work)
+        self.wait_for_line("ready", 20)
 
     def cpu(self) -> float:
-        return cpu_seconds([self.proc.proc.pid])
+        return cpu_seconds([self.proc.pid])
 
     def received(self) -> list[bytes]:
-        self.proc.stop()
-        if not self.ids_path.exists():
-            raise BenchError("the SMTP sink wrote no list:\n" + self.proc.log_tail())
-        return self.ids_path.read_bytes().splitlines()
-
-
-def wait_for_line(proc: Proc, prefix: str, timeout: float) -> str:
-    """The first line of a process's log that starts with `prefix`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in proc.log_path.read_text().splitlines():
-            if line.startswith(prefix):
-                return line
-        if proc.proc.poll() is not None:
-            raise BenchError(f"{proc.name} exited ({proc.proc.returncode}):\n"
-                             + proc.log_tail())
-        time.sleep(0.05)
-    raise BenchError(f"{proc.name}: no '{prefix}' within {timeout:.0f} s:\n" + proc.log_tail())
+        self.stop()
+        if not self.path.exists():
+            raise BenchError("the SMTP sink wrote no list:\n" + self.log_tail())
+        return self.path.read_bytes().splitlines()
 
 
 def duplicates(ids: list[bytes]) -> int:
@@ -241,12 +187,12 @@ def plain_baseline(work: str, count: int, running: dict) -> dict:
     cpu_before, machine_before = sink.cpu(), busy_ticks()
     output = run(None, PYTHON, "-c", PLAIN, str(sink.port), str(count), SUBJECT, BODY,
                  timeout=600)
-    sink_cpu, machine = sink.cpu() - cpu_before, machine_share(machine_before, busy_ticks())
+    sink_cpu, machine_after = sink.cpu() - cpu_before, busy_ticks()
     ids = sink.received()
     del running["sink"]
     elapsed, client_cpu = (float(v) for v in output.split()[1:3])
-    cpu = {"client": client_cpu / elapsed, "sink": sink_cpu / elapsed, "machine": machine}
-    cpu["others"] = max(0.0, machine - cpu["client"] - cpu["sink"])
+    cpu = add_machine({"client": client_cpu / elapsed, "sink": sink_cpu / elapsed},
+                      machine_before, machine_after)
     result = {"name": "plain smtplib, one connection", "rate": count / elapsed,
               "elapsed": elapsed, "duplicates": duplicates(ids),
               "missing": count - len(set(ids)), "cpu": cpu}
@@ -267,7 +213,7 @@ def atalaia_run(db: str, env: dict, work: str, count: int, workers: int, running
     env = dict(env, ATALAIA_SMTP_HOST="127.0.0.1", ATALAIA_SMTP_PORT=str(sink.port))
     poller = running["poller"] = Proc(f"poller-{tag}", [PYTHON, "-m", "atalaia", "shell", "-c",
                                                         POLLER.format(count=count)], env, work)
-    wait_for_line(poller, "ready", 60)
+    poller.wait_for_line("ready", 60)
     pg_before = cpu_seconds(postgres_pids()) if db == "postgresql" else 0.0
     sink_before, machine_before = sink.cpu(), busy_ticks()
     started = time.monotonic()
@@ -280,11 +226,9 @@ def atalaia_run(db: str, env: dict, work: str, count: int, workers: int, running
            "sink": (sink.cpu() - sink_before) / elapsed}
     if db == "postgresql":
         cpu["postgres"] = (cpu_seconds(postgres_pids()) - pg_before) / elapsed
-    cpu["machine"] = machine_share(machine_before, machine_after)
-    # Anything else running here (a test suite...) skews the figures: shown, not hidden.
-    cpu["others"] = max(0.0, cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine"))
-    first_line = wait_for_line(poller, "first", 1).split()
-    status = json.loads(wait_for_line(poller, "BENCH-STATUS", 60).split(" ", 1)[1])
+    add_machine(cpu, machine_before, machine_after)
+    first_line = poller.wait_for_line("first", 1).split()
+    status = json.loads(poller.wait_for_line("BENCH-STATUS", 60).split(" ", 1)[1])
     for name in [p.name for p in procs] + ["poller"]:
         running.pop(name).stop()
     ids = sink.received()
@@ -335,10 +279,6 @@ def show(result: dict, plain: dict | None) -> None:
 # --- the summary ---------------------------------------------------------------------
 
 
-def verdict(ok: bool | None) -> str:
-    return "not checked" if ok is None else "MET" if ok else "NOT MET"
-
-
 def summarize(plain: dict, runs: dict, count: int) -> None:
     log(f"\n{'run':32} {'msgs/s':>8} {'x plain':>8} {'after 1st':>9} {'dups':>5} "
         f"{'missing':>7}  CPU, % of one core (machine: all of its {os.cpu_count()} cores)")
@@ -376,24 +316,10 @@ def summarize(plain: dict, runs: dict, count: int) -> None:
 # --- the run -------------------------------------------------------------------------
 
 
-def postgres_available() -> bool:
-    if not shutil.which("createdb") or not shutil.which("pg_isready"):
-        return False
-    done = subprocess.run(["pg_isready", "-h", PG["host"], "-p", PG["port"]],
-                          capture_output=True)
-    return done.returncode == 0
-
-
-def drop_database(name: str) -> None:
-    with contextlib.suppress(Exception):
-        subprocess.run(["dropdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"],
-                        "--if-exists", "--force", name], capture_output=True, timeout=60)
-
-
 def bench(opts, work: str, running: dict) -> int:
     started = time.monotonic()
     log(f"Atalaia fan-out benchmark: {opts.count:,} e-mail deliveries, {os.cpu_count()} CPU(s), "
-        f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        f"load average {load_average()}")
     log("\n--- baseline")
     plain = plain_baseline(work, opts.count, running)
     base_env = {k: v for k, v in os.environ.items()
@@ -405,13 +331,8 @@ def bench(opts, work: str, running: dict) -> int:
         if db == "sqlite":
             env = dict(base_env, ATALAIA_DATA_DIR=str(Path(work) / "sqlite"))
         elif postgres_available():
-            database = f"atalaia_bench_fanout_{os.getpid()}"
-            run(None, "createdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], database)
-            running["database"] = database
             env = dict(base_env, ATALAIA_DATA_DIR=str(Path(work) / "pg"),
-                       ATALAIA_SECRET_KEY=SECRET,
-                       ATALAIA_DATABASE_URL=f"postgresql://{PG['user']}@{PG['host']}:"
-                                            f"{PG['port']}/{database}")
+                       **atalaia_database("fanout", running))
         else:
             log(f"\n--- postgresql: SKIPPED, not reachable on {PG['host']}:{PG['port']}")
             continue
@@ -433,35 +354,10 @@ def main() -> int:
     opts = parser.parse_args()
     opts.dbs = [d.strip() for d in opts.dbs.split(",") if d.strip()]
 
-    def on_alarm(signum, frame):
-        raise TimeoutError("the benchmark took longer than its time limit")
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt  # stop, and clean up in the finally below
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(max(TIME_LIMIT_S, opts.count // 10))
+    time_limit(max(TIME_LIMIT_S, opts.count // 10))
     work = tempfile.mkdtemp(prefix="atalaia-bench-fanout-")
     running: dict = {}  # processes (Proc, Sink) and the throwaway database (str)
-    try:
-        return bench(opts, work, running)
-    except (BenchError, TimeoutError, subprocess.TimeoutExpired, OSError) as exc:
-        log(f"\nbench/fanout.py failed: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        log("\nbench/fanout.py interrupted; stopping everything")
-        return 130
-    finally:
-        signal.alarm(0)
-        for thing in list(running.values()):
-            proc = thing.proc if isinstance(thing, Sink) else thing
-            if isinstance(proc, Proc):
-                with contextlib.suppress(Exception):
-                    proc.stop()
-        if isinstance(running.get("database"), str):
-            drop_database(running["database"])
-        shutil.rmtree(work, ignore_errors=True)
+    return guarded("fanout", lambda: bench(opts, work, running), running, [work])
 
 
 if __name__ == "__main__":

@@ -55,14 +55,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import os
 import platform
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -70,14 +68,32 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchlib import ROOT, BenchError, Proc, free_port, log, percentile, proc_stat, run
+from benchlib import (
+    ATALAIA,
+    PG,
+    BenchError,
+    Proc,
+    atalaia_database,
+    cpu_seconds,
+    create_database,
+    database_url,
+    free_port,
+    load_average,
+    log,
+    machine_ticks,
+    percentile,
+    postgres_available,
+    postgres_pids,
+    run,
+    shell_json,
+    start_web,
+    stop_all,
+    time_limit,
+    verdict,
+)
 
-BIN = ROOT / ".venv" / "bin"
-ATALAIA = str(BIN / "atalaia")
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 ALERTA_VENV = Path(os.environ.get("ALERTA_VENV", "/tmp/alerta-venv"))
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
-SECRET = "bench-intake-secret-key-that-is-long-enough-0123456789"
 
 WARMUP = 3.0  # seconds of load before measuring
 DURATION = 15.0  # seconds measured
@@ -268,41 +284,11 @@ def generate_main(spec_json: str) -> int:
 # --- processes: servers, CPU accounting -----------------------------------------------
 
 
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time of these processes and of their children that have exited (PostgreSQL
-    forks a backend per connection: the postmaster counts the finished ones)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        stat = proc_stat(pid)
-        if stat:  # utime + stime + cutime + cstime
-            total += sum(int(v) for v in stat[11:15]) / ticks
-    return total
-
-
-def machine_ticks() -> list[int]:
-    """The first line of /proc/stat: user nice system idle iowait irq softirq steal."""
-    with open("/proc/stat") as f:
-        return [int(v) for v in f.readline().split()[1:9]]
-
-
 def machine_share(before: list[int], after: list[int]) -> tuple[float, float]:
     """(idle, steal) as shares of the machine's time between two readings."""
     delta = [b - a for a, b in zip(before, after, strict=True)]
     total = sum(delta) or 1
     return (delta[3] + delta[4]) / total, delta[7] / total
-
-
-def postgres_pids() -> list[int]:
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and _comm(int(p)) == "postgres"]
 
 
 def _get_text(url: str) -> str:
@@ -390,16 +376,16 @@ def atalaia(db: str, env: dict, work: str, opts, running: dict, results: dict) -
     am_key = run(env, ATALAIA, "integration", "create", "alertmanager", "bench-alertmanager",
                  "--rate", str(RATE)).split()[-1]
     port = free_port()
-    args = [ATALAIA, "web", "--bind", f"127.0.0.1:{port}"]
+    options = []
     if opts.workers:
-        args += ["--workers", str(opts.workers)]
+        options += ["--workers", str(opts.workers)]
     if opts.threads:
-        args += ["--threads", str(opts.threads)]
+        options += ["--threads", str(opts.threads)]
     workers = opts.workers or int(env.get("ATALAIA_WEB_WORKERS", 2))
-    server = Proc(f"atalaia-{db}", args, env, work)
-    running[server.name] = server
-    server.wait_ready(f"http://127.0.0.1:{port}/healthz", processes=workers + 1)
-    log(f"  setup: migrate, demo, 2 integrations, `{' '.join(args[1:])}` with "
+    server, base = start_web(f"atalaia-{db}", env, work, running, *options, port=port,
+                             key=f"atalaia-{db}")
+    server.wait_ready(base + "/healthz", processes=workers + 1)
+    log(f"  setup: migrate, demo, 2 integrations, `{' '.join(server.proc.args[1:])}` with "
         f"{len(server.pids()) - 1} workers ({time.monotonic() - started:.1f} s)")
     groups = {"web": server.pids}
     if db == "postgresql":
@@ -412,8 +398,7 @@ def atalaia(db: str, env: dict, work: str, opts, running: dict, results: dict) -
                    opts, groups)
     server.stop()
     del running[server.name]
-    out = run(env, ATALAIA, "shell", "-c", COUNT_SCRIPT)
-    info = json.loads(out.split("BENCH-COUNTS ", 1)[1].splitlines()[0])
+    info = shell_json(env, COUNT_SCRIPT, "BENCH-COUNTS")
     for group, name in ((singles, "bench-pagerduty"), ([batches], "bench-alertmanager")):
         stored = info["counts"].get(name, 0)
         accepted = sum(o.accepted_requests * o.batch for o in group)
@@ -487,10 +472,9 @@ def alerta_peer(work: str, opts, running: dict, results: dict) -> None:
         log(f"  SKIPPED: {results['alerta_error']}")
         return
     database = f"alerta_bench_{os.getpid()}"
-    run(None, "createdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], database)
-    running["alerta-db"] = database
-    env = dict(os.environ, DATABASE_URL=f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/"
-               f"{database}", AUTH_REQUIRED="False", LOG_LEVEL="WARNING")
+    create_database(database, running, "alerta-db")
+    env = dict(os.environ, DATABASE_URL=database_url(database, "postgres"),
+               AUTH_REQUIRED="False", LOG_LEVEL="WARNING")
     env.pop("PYTHONPATH", None)
     python = str(ALERTA_VENV / "bin" / "python")
     run(env, python, "-c", "from alerta.app import create_app; create_app()")  # the schema
@@ -534,24 +518,6 @@ def alerta_peer(work: str, opts, running: dict, results: dict) -> None:
 
 
 # --- the run --------------------------------------------------------------------------
-
-
-def postgres_available() -> bool:
-    if not shutil.which("createdb") or not shutil.which("psql"):
-        return False
-    done = subprocess.run(["pg_isready", "-h", PG["host"], "-p", PG["port"]],
-                          capture_output=True)
-    return done.returncode == 0
-
-
-def drop_database(name: str) -> None:
-    with contextlib.suppress(Exception):
-        subprocess.run(["dropdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"],
-                        "--if-exists", "--force", name], capture_output=True, timeout=60)
-
-
-def verdict(ok: bool | None) -> str:
-    return "not checked" if ok is None else "MET" if ok else "NOT MET"
 
 
 def summary(results: dict, opts, total: float) -> None:
@@ -629,7 +595,7 @@ def summary(results: dict, opts, total: float) -> None:
 
 def bench(opts, work: str, running: dict) -> int:
     started = time.monotonic()
-    results: dict = {"load_at_start": " ".join(f"{v:.2f}" for v in os.getloadavg())}
+    results: dict = {"load_at_start": load_average()}
     log(f"Atalaia intake benchmark: {os.cpu_count()} CPU(s), Python "
         f"{platform.python_version()}, load average {results['load_at_start']}, work dir {work}")
     log(f"load: {opts.warmup:.0f} s warm-up + {opts.duration:.0f} s measured per run; "
@@ -640,7 +606,7 @@ def bench(opts, work: str, running: dict) -> int:
     base_env = {k: v for k, v in os.environ.items()
                 if k not in ("ATALAIA_DATABASE_URL", "ATALAIA_DATA_DIR")}
     base_env.setdefault("ATALAIA_LOG_LEVEL", "WARNING")
-    pg = postgres_available()
+    pg = postgres_available(("createdb", "psql"))
     if not pg:
         results["postgres_error"] = (f"PostgreSQL is not reachable on {PG['host']}:{PG['port']}:"
                                      " the PostgreSQL runs and alerta-server were skipped")
@@ -653,12 +619,8 @@ def bench(opts, work: str, running: dict) -> int:
                 results)
     if "postgresql" in opts.dbs and pg:
         log("\n--- Atalaia on PostgreSQL")
-        database = f"atalaia_bench_intake_{os.getpid()}"
-        run(None, "createdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], database)
-        running["atalaia-db"] = database
-        env = dict(base_env, ATALAIA_DATA_DIR=str(Path(work) / "pg"), ATALAIA_SECRET_KEY=SECRET,
-                   ATALAIA_DATABASE_URL=f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/"
-                                        f"{database}")
+        env = dict(base_env, ATALAIA_DATA_DIR=str(Path(work) / "pg"),
+                   **atalaia_database("intake", running, "atalaia-db"))
         atalaia("postgresql", env, work, opts, running, results)
     if not opts.skip_alertmanager:
         log("\n--- Prometheus Alertmanager")
@@ -703,17 +665,8 @@ def main() -> int:
         print(f"{ATALAIA} is missing: run `make install` first", file=sys.stderr)
         return 2
 
-    def on_alarm(signum, frame):
-        raise TimeoutError("the benchmark took longer than its time limit")
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt  # stop, and clean up in the finally below
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
     # 8 loads at most; longer durations than the defaults get more time
-    limit = max(TIME_LIMIT_S, int(8 * (opts.warmup + opts.duration + 6) + 120))
-    signal.alarm(limit)
+    time_limit(max(TIME_LIMIT_S, int(8 * (opts.warmup + opts.duration + 6) + 120)))
     work = tempfile.mkdtemp(prefix="atalaia-bench-intake-")
     running: dict = {}  # servers (Proc) and throwaway databases (str) to remove at the end
     try:
@@ -728,14 +681,7 @@ def main() -> int:
         print("\nbench/intake.py interrupted; stopping everything", file=sys.stderr)
         return 130
     finally:
-        signal.alarm(0)
-        for thing in list(running.values()):
-            if isinstance(thing, Proc):
-                with contextlib.suppress(Exception):
-                    thing.stop()
-        for thing in list(running.values()):
-            if isinstance(thing, str):
-                drop_database(thing)
+        stop_all(running)
         shutil.rmtree(work, ignore_errors=True)
 
 

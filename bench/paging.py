@@ -51,8 +51,10 @@ What it does, on 127.0.0.1, in a temporary directory removed at the end:
       still expected. It waits until each of the three teams has an e-mail (at
       most TIMEOUT_S; a team without one counts as missed, an infinite latency);
    c. each team's latency is the arrival of its first e-mail minus t0;
-   d. resolves the incident through the API (stage resolution, then public
-      status resolved), which stops its escalations: nothing more is sent for
+   d. resolves the incident through the API (stage resolution, the verification
+      gate passed: the Support check ticked with a responder's token and the
+      commander's sign-off, then public status resolved), which stops its
+      escalations: nothing more is sent for
       it, and incidents do not pile up open (their rows do: each run adds an
       incident, three pages and their timelines to the database);
    e. waits a random 0.1 to 0.6 s, so that the next declaration falls at any
@@ -77,28 +79,39 @@ when it was asked for).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import random
 import re
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from benchlib import ROOT, BenchError, Proc, free_port, log, percentile, proc_stat, run
+from benchlib import (
+    ATALAIA,
+    BenchError,
+    CpuMeter,
+    Proc,
+    SmtpSink,
+    Tail,
+    add_db_option,
+    atalaia_env,
+    free_port,
+    guarded,
+    load_average,
+    log,
+    migrate_and_demo,
+    percentile,
+    postgres_pids,
+    run,
+    smtp_sink,
+    start_web,
+    time_limit,
+)
 
-BIN = ROOT / ".venv" / "bin"
-ATALAIA = str(BIN / "atalaia")
-PYTHON = str(BIN / "python")
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
-SECRET = "bench-paging-secret-key-that-is-long-enough-0123456789"
 RUNS = 50
 WARMUP = 3
 TEAMS = ("technical", "support", "communications")  # the demo plan's critical level
@@ -111,10 +124,9 @@ READ_EVERY_S = 0.01
 TIME_LIMIT_S = 600  # the whole run is aborted (and cleaned up) after this
 WEB_WORKERS = 2  # the default ATALAIA_WEB_WORKERS
 
-SINK = r"""
-import asyncio, json, signal, sys, time
+SINK = smtp_sink(r"""
+import json, time
 from email import message_from_bytes, policy
-from aiosmtpd.smtp import SMTP
 out = open(sys.argv[2], "a", buffering=1)
 class Timed(SMTP):
     def connection_made(self, transport):
@@ -128,20 +140,9 @@ class Sink:
                               "subject": str(message.get("Subject", "")),
                               "message_id": str(message.get("Message-ID", ""))}) + "\n")
         return "250 OK"
-async def main():
-    loop = asyncio.get_running_loop()
-    handler = Sink()
-    # A fixed hostname: without one every connection looks up the machine's FQDN.
-    server = await loop.create_server(lambda: Timed(handler, hostname="sink.invalid"),
-                                      "127.0.0.1", int(sys.argv[1]))
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    print("ready", flush=True)
-    await stop.wait()
-    server.close()
+def stopped():
     out.close()
-asyncio.run(main())
-"""
+""", smtp="Timed", backlog=100)  # asyncio's default backlog
 
 INCIDENT_IN_SUBJECT = re.compile(r"#(\d+):")
 PAGE_IN_MESSAGE_ID = re.compile(r"<page-(\d+)-r\d+-\d+@")
@@ -155,79 +156,34 @@ class Mailbox:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.offset = 0
+        self.file = Tail(path)
         self.by_incident: dict[int, list[dict]] = {}
         self.others = 0  # messages that name no incident
 
     def read(self) -> None:
-        with contextlib.suppress(FileNotFoundError), open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-            end = data.rfind(b"\n") + 1  # only whole lines; the rest on the next read
-            self.offset += end
-            for line in data[:end].splitlines():
-                record = json.loads(line)
-                found = INCIDENT_IN_SUBJECT.search(record["subject"])
-                page = PAGE_IN_MESSAGE_ID.search(record["message_id"])
-                if found is None:
-                    self.others += 1
-                    continue
-                record["page"] = int(page.group(1)) if page else None
-                self.by_incident.setdefault(int(found.group(1)), []).append(record)
+        for line in self.file.lines():
+            record = json.loads(line)
+            found = INCIDENT_IN_SUBJECT.search(record["subject"])
+            page = PAGE_IN_MESSAGE_ID.search(record["message_id"])
+            if found is None:
+                self.others += 1
+                continue
+            record["page"] = int(page.group(1)) if page else None
+            self.by_incident.setdefault(int(found.group(1)), []).append(record)
 
     def mails(self, incident: int) -> list[dict]:
         return self.by_incident.get(incident, [])
-
-
-def wait_for_line(proc: Proc, prefix: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(line.startswith(prefix) for line in proc.log_path.read_text().splitlines()):
-            return
-        if proc.proc.poll() is not None:
-            raise BenchError(f"{proc.name} exited ({proc.proc.returncode}):\n"
-                             + proc.log_tail())
-        time.sleep(0.05)
-    raise BenchError(f"{proc.name}: no '{prefix}' within {timeout:.0f} s:\n" + proc.log_tail())
-
-
-# --- /proc ---------------------------------------------------------------------------
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time of these processes (and of their children that have exited)."""
-    total = 0
-    for pid in pids:
-        stat = proc_stat(pid)
-        if stat:  # utime + stime + cutime + cstime
-            total += sum(int(v) for v in stat[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids() -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/comm") as comm:
-                if comm.read().strip() == "postgres":
-                    found.append(int(entry))
-    return found
-
-
-def busy_ticks() -> tuple[int, int]:
-    """(busy, total) ticks of the whole machine so far, from /proc/stat."""
-    with open("/proc/stat") as f:
-        ticks = [int(v) for v in f.readline().split()[1:9]]
-    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 # --- one run -------------------------------------------------------------------------
 
 
 class Api:
-    def __init__(self, base: str, token: str) -> None:
+    def __init__(self, base: str, token: str, checker: Api | None = None) -> None:
         self.client = httpx.Client(base_url=base + "/api/v1", timeout=30,
                                    headers={"Authorization": f"Bearer {token}"})
+        # The responder (in Support) ticks the verification gate's check.
+        self.checker = checker or self
 
     def call(self, method: str, path: str, expected: int, **kwargs) -> dict | list:
         answer = self.client.request(method, path, **kwargs)
@@ -246,6 +202,20 @@ def team_of_pages(api: Api, incident: int) -> dict[int, str]:
                          f"(escalations: {escalations})")
     pages = api.call("GET", f"/incidents/{incident}/pages", 200)
     return {p["id"]: teams.get(p["policy"], "?") for p in pages}
+
+
+def resolve(api: Api, pk: int) -> None:
+    """Resolution stage, the verification gate passed (the Support check ticked by the
+    responder, the commander's sign-off), then resolved: the escalations stop."""
+    api.call("POST", f"/incidents/{pk}/stage", 200, json={"stage": "resolution"})
+    gate = api.call("GET", f"/incidents/{pk}/gate", 200)
+    assert isinstance(gate, dict)
+    for item in gate["items"]:
+        if item["kind"] == "check" and not item["ok"]:
+            api.checker.call("POST", f"/incidents/{pk}/gate/checks/{item['check']}", 200)
+    api.call("POST", f"/incidents/{pk}/gate/signoff", 200)
+    api.call("POST", f"/incidents/{pk}/status", 200,
+             json={"status": "resolved", "message": "bench run over"})
 
 
 def one_run(api: Api, mailbox: Mailbox, title: str, timeout: float) -> dict:
@@ -279,9 +249,7 @@ def one_run(api: Api, mailbox: Mailbox, title: str, timeout: float) -> dict:
         if all(team in first for team in TEAMS) or now - t0 > timeout:
             break
         time.sleep(READ_EVERY_S)
-    api.call("POST", f"/incidents/{pk}/stage", 200, json={"stage": "resolution"})
-    api.call("POST", f"/incidents/{pk}/status", 200,
-             json={"status": "resolved", "message": "bench run over"})
+    resolve(api, pk)
     latency = {team: first[team] - t0 if team in first else math.inf for team in TEAMS}
     earliest = min(mailbox.mails(pk), key=lambda m: m["t"], default=None)
     return {"incident": pk, "request": answered - t0, "teams": latency,
@@ -333,58 +301,30 @@ def summarize(results: list[dict]) -> None:
 # --- the run -------------------------------------------------------------------------
 
 
-def postgres_available() -> bool:
-    if not shutil.which("createdb") or not shutil.which("pg_isready"):
-        return False
-    done = subprocess.run(["pg_isready", "-h", PG["host"], "-p", PG["port"]],
-                          capture_output=True)
-    return done.returncode == 0
-
-
-def drop_database(name: str) -> None:
-    with contextlib.suppress(Exception):
-        subprocess.run(["dropdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"],
-                        "--if-exists", "--force", name], capture_output=True, timeout=60)
-
-
 def bench(opts, work: str, running: dict) -> int:
     started = time.monotonic()
     log(f"Atalaia paging benchmark: {opts.runs} critical declarations on {opts.db}, "
-        f"{os.cpu_count()} CPU(s), load average "
-        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATALAIA_")}
-    env["ATALAIA_DATA_DIR"] = str(Path(work) / "data")
-    if opts.db == "postgresql":
-        if not postgres_available():
-            raise BenchError(f"PostgreSQL is not reachable on {PG['host']}:{PG['port']}")
-        database = f"atalaia_bench_paging_{os.getpid()}"
-        run(None, "createdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], database)
-        running["database"] = database
-        env.update(ATALAIA_SECRET_KEY=SECRET, ATALAIA_DATABASE_URL=(
-            f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{database}"))
+        f"{os.cpu_count()} CPU(s), load average {load_average()}")
+    env = atalaia_env("paging", opts.db, work, running)
 
     web_port = free_port()
     env["PORT"] = str(web_port)  # the demo's monitors name the console's port
-    run(env, ATALAIA, "migrate", "-v0", timeout=300)
-    run(env, ATALAIA, "demo")
-    token = run(env, ATALAIA, "token_create", "commander", "--name", "bench-paging").strip()
+    token = migrate_and_demo(env, "commander", "bench-paging")
     log(f"setup: migrate, demo, a token for commander ({time.monotonic() - started:.1f} s)")
 
-    sink_port = free_port()
     mailbox = Mailbox(Path(work) / "sink.jsonl")
-    sink = running["sink"] = Proc("sink", [PYTHON, "-c", SINK, str(sink_port),
-                                           str(mailbox.path)], dict(os.environ), work)
-    wait_for_line(sink, "ready", 20)
+    sink = running["sink"] = SmtpSink("sink", SINK, mailbox.path, work)
+    sink_port = sink.port
+    sink.wait_for_line("ready", 20)
     env.update(ATALAIA_SMTP_HOST="127.0.0.1", ATALAIA_SMTP_PORT=str(sink_port))
-    web = running["web"] = Proc("web", [ATALAIA, "web", "--bind", f"127.0.0.1:{web_port}"],
-                                env, work)
+    web, base = start_web("web", env, work, running, port=web_port)
     worker = running["worker"] = Proc("worker", [ATALAIA, "worker"], env, work)
-    base = f"http://127.0.0.1:{web_port}"
     web.wait_ready(base + "/healthz", processes=WEB_WORKERS + 1)
     log(f"web: atalaia web --bind 127.0.0.1:{web_port} (gunicorn, default workers and "
         f"threads); worker: atalaia worker (default poll); SMTP sink on 127.0.0.1:{sink_port}")
 
-    api = Api(base, token)
+    checker = run(env, ATALAIA, "token_create", "responder", "--name", "bench-paging-check")
+    api = Api(base, token, Api(base, checker.strip()))
     log(f"\n--- warm-up ({WARMUP} runs, not counted)")
     for n in range(WARMUP):
         show_run(f"warm-up {n + 1}", one_run(api, mailbox, f"Bench paging, warm-up {n + 1}",
@@ -395,8 +335,7 @@ def bench(opts, work: str, running: dict) -> int:
     pids = {"web": web.pids(), "worker": worker.pids(), "sink": sink.pids()}
     if opts.db == "postgresql":  # the postmaster counts the backends that have exited
         pids["postgres"] = postgres_pids()
-    cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
-    machine_before, runs_started = busy_ticks(), time.monotonic()
+    meter, runs_started = CpuMeter(pids), time.monotonic()
     results = []
     for n in range(opts.runs):
         result = one_run(api, mailbox, f"Bench paging {n + 1}", TIMEOUT_S)
@@ -404,11 +343,7 @@ def bench(opts, work: str, running: dict) -> int:
         results.append(result)
         time.sleep(random.uniform(0.1, 0.6))
     elapsed = time.monotonic() - runs_started
-    machine_after = busy_ticks()
-    cpu = {name: (cpu_seconds(p) - cpu_before[name]) / elapsed for name, p in pids.items()}
-    cpu["machine"] = ((machine_after[0] - machine_before[0])
-                      / max(1, machine_after[1] - machine_before[1]) * (os.cpu_count() or 1))
-    cpu["others"] = max(0.0, cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine"))
+    cpu = meter.shares(elapsed)
 
     summarize(results)
     log(f"\nCPU during the runs ({elapsed:.0f} s), % of one core: "
@@ -429,45 +364,16 @@ def bench(opts, work: str, running: dict) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=RUNS, help="timed declarations")
-    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql", "postgres"],
-                        help="the database (default sqlite)")
+    add_db_option(parser)
     opts = parser.parse_args()
-    opts.db = "postgresql" if opts.db == "postgres" else opts.db
     if opts.runs < 1:
         parser.error("--runs must be 1 or more")
 
-    def on_alarm(signum, frame):
-        raise TimeoutError("the benchmark took longer than its time limit")
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt  # stop, and clean up in the finally below
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(max(TIME_LIMIT_S, opts.runs * 12))
+    time_limit(max(TIME_LIMIT_S, opts.runs * 12))
     work = tempfile.mkdtemp(prefix="atalaia-bench-paging-")
     running: dict = {}  # processes (Proc) and the throwaway database (str)
-    try:
-        return bench(opts, work, running)
-    except (BenchError, TimeoutError, subprocess.TimeoutExpired, OSError,
-            httpx.HTTPError) as exc:
-        log(f"\nbench/paging.py failed: {exc}")
-        for name in ("web", "worker"):
-            if isinstance(running.get(name), Proc) and running[name].log_tail():
-                log(f"\n--- the end of {name}'s log\n{running[name].log_tail()}")
-        return 1
-    except KeyboardInterrupt:
-        log("\nbench/paging.py interrupted; stopping everything")
-        return 130
-    finally:
-        signal.alarm(0)
-        for thing in list(running.values()):
-            if isinstance(thing, Proc):
-                with contextlib.suppress(Exception):
-                    thing.stop()
-        if isinstance(running.get("database"), str):
-            drop_database(running["database"])
-        shutil.rmtree(work, ignore_errors=True)
+    return guarded("paging", lambda: bench(opts, work, running), running, [work],
+                   errors=(httpx.HTTPError,), logs=("web", "worker"))
 
 
 if __name__ == "__main__":

@@ -54,24 +54,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import asyncssh
-from benchlib import ROOT, BenchError, Proc, free_port, log, percentile
+from benchlib import (
+    PYTHON,
+    BenchError,
+    Proc,
+    free_port,
+    guarded,
+    load_average,
+    log,
+    percentile,
+    time_limit,
+    verdict,
+)
 
 from atalaia.remote import ssh
 
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
 SSHD = "/usr/sbin/sshd"
 HOSTS = 50
 ROUNDS = 9
@@ -112,27 +118,13 @@ asyncio.run(main())
 """
 
 
-def wait_for_line(proc: Proc, prefix: str, timeout: float) -> str:
-    """The first line of a process's log that starts with `prefix`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in proc.log_path.read_text().splitlines():
-            if line.startswith(prefix):
-                return line
-        if proc.proc.poll() is not None:
-            raise BenchError(f"{proc.name} exited ({proc.proc.returncode}):\n"
-                             + proc.log_tail())
-        time.sleep(0.05)
-    raise BenchError(f"{proc.name}: no '{prefix}' within {timeout:.0f} s:\n" + proc.log_tail())
-
-
 # --- the servers ---------------------------------------------------------------------
 
 
 def start_asyncssh(work: str, count: int, authorized: str, running: dict) -> list[dict]:
     servers = running["servers"] = Proc("servers", [PYTHON, "-c", SERVERS, str(count),
                                                     authorized, UPTIME], dict(os.environ), work)
-    return json.loads(wait_for_line(servers, "ready ", 60).split(" ", 1)[1])
+    return json.loads(servers.wait_for_line("ready ", 60).split(" ", 1)[1])
 
 
 def start_sshd(work: str, count: int, authorized: str, running: dict) -> list[dict]:
@@ -159,7 +151,7 @@ def start_sshd(work: str, count: int, authorized: str, running: dict) -> list[di
         hosts.append({"port": port,
                       "host_key": host_key.export_public_key().decode().strip()})
     for n in range(count):
-        wait_for_line(running[f"sshd-{n}"], "Server listening", 30)
+        running[f"sshd-{n}"].wait_for_line("Server listening", 30)
     return hosts
 
 
@@ -254,13 +246,13 @@ def verdicts(found: dict[int, tuple[dict, dict]], count: int) -> None:
     log("")
     for concurrency, (plain, ours) in found.items():
         overhead = ours["median"] / plain["median"] - 1
-        ok = "MET" if overhead < TARGET_OVERHEAD else "NOT MET"
+        ok = verdict(overhead < TARGET_OVERHEAD)
         log(f"target: overhead under {TARGET_OVERHEAD:.0%} at concurrency {concurrency}: "
             f"{ok} ({overhead:+.1%}: {ours['median']:.3f} s vs {plain['median']:.3f} s, "
             "medians)")
     if 50 in found:
         worst = found[50][1]["worst"]
-        ok = "MET" if worst < TARGET_TOTAL_S else "NOT MET"
+        ok = verdict(worst < TARGET_TOTAL_S)
         log(f"target: {count} hosts in under {TARGET_TOTAL_S:.0f} s at concurrency 50: {ok} "
             f"(slowest round {worst:.3f} s, median {found[50][1]['median']:.3f} s)")
     else:
@@ -270,8 +262,7 @@ def verdicts(found: dict[int, tuple[dict, dict]], count: int) -> None:
 def bench(opts, work: str, running: dict) -> int:
     started = time.monotonic()
     log(f"Atalaia SSH benchmark: {opts.hosts} {opts.servers} hosts, {opts.rounds} rounds, "
-        f"{os.cpu_count()} CPU(s), load average "
-        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        f"{os.cpu_count()} CPU(s), load average {load_average()}")
     client_key = asyncssh.generate_private_key("ssh-ed25519")
     authorized = client_key.export_public_key().decode().strip()
     start = start_sshd if opts.servers == "sshd" else start_asyncssh
@@ -289,7 +280,7 @@ def bench(opts, work: str, running: dict) -> int:
         show(concurrency, plain, ours, opts.hosts)
         found[concurrency] = (plain, ours)
     verdicts(found, opts.hosts)
-    log(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
+    log(f"\nload average after: {load_average()}; "
         f"total time {time.monotonic() - started:.0f} s")
     return 0
 
@@ -305,31 +296,10 @@ def main() -> int:
     opts = parser.parse_args()
     opts.concurrency = [int(c) for c in opts.concurrency.split(",") if c.strip()]
 
-    def on_alarm(signum, frame):
-        raise TimeoutError("the benchmark took longer than its time limit")
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt  # stop, and clean up in the finally below
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(TIME_LIMIT_S)
+    time_limit(TIME_LIMIT_S)
     work = tempfile.mkdtemp(prefix="atalaia-bench-remote-")
     running: dict = {}
-    try:
-        return bench(opts, work, running)
-    except (BenchError, TimeoutError, subprocess.TimeoutExpired, OSError) as exc:
-        log(f"\nbench/remote.py failed: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        log("\nbench/remote.py interrupted; stopping everything")
-        return 130
-    finally:
-        signal.alarm(0)
-        for proc in running.values():
-            with contextlib.suppress(Exception):
-                proc.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    return guarded("remote", lambda: bench(opts, work, running), running, [work])
 
 
 if __name__ == "__main__":

@@ -80,7 +80,6 @@ not reachable on 127.0.0.1:5432 as user postgres, a server that does not start).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import itertools
 import json
@@ -88,19 +87,31 @@ import os
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, BenchError, Proc, free_port, log, proc_stat, run
+from benchlib import (
+    ATALAIA,
+    BenchError,
+    CpuMeter,
+    Proc,
+    add_db_option,
+    atalaia_env,
+    free_port,
+    guarded,
+    load_average,
+    log,
+    migrate_and_demo,
+    run,
+    shell_json,
+    start_web,
+    time_limit,
+    verdict,
+)
 
-BIN = ROOT / ".venv" / "bin"
-ATALAIA = str(BIN / "atalaia")
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
-SECRET = "bench-statuspage-secret-key-that-is-long-enough-0123456789"
 PATHS = {"page": "/status/", "summary": "/status/api/v2/summary.json"}
 THREADS, CONNECTIONS, DURATION_S, WARMUP_S = 1, 16, 10, 3
 CHANGE_EVERY_S = 1.0
@@ -184,23 +195,6 @@ http {{
 # --- /proc ---------------------------------------------------------------------------
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time of these processes (and of their children that have exited)."""
-    total = 0
-    for pid in pids:
-        stat = proc_stat(pid)
-        if stat:  # utime + stime + cutime + cstime
-            total += sum(int(v) for v in stat[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def busy_ticks() -> tuple[int, int]:
-    """(busy, total) ticks of the whole machine so far, from /proc/stat."""
-    with open("/proc/stat") as f:
-        ticks = [int(v) for v in f.readline().split()[1:9]]
-    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
-
-
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -271,20 +265,14 @@ def measure(label: dict, url: str, duration: float, groups: dict[str, list[Proc]
             f"changer-{next(CHANGERS)}",
             [ATALAIA, "shell", "-c", CHANGER.format(slug=CHANGED_SERVICE,
                                                     every=CHANGE_EVERY_S)], env, work)
-        wait_for_line(changer, "change 0", 60)
+        changer.wait_for_line("change 0", 60)
     pids = {name: [p for g in group for p in g.pids()] for name, group in groups.items()}
     if changer:
         pids["changer"] = [changer.proc.pid]
-    cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
-    machine_before = busy_ticks()
+    meter = CpuMeter(pids)
     result, wrk_cpu, elapsed = wrk(url, duration)
     started = time.monotonic() - elapsed
-    machine_after = busy_ticks()
-    cpu = {name: (cpu_seconds(p) - cpu_before[name]) / elapsed for name, p in pids.items()}
-    cpu["wrk"] = wrk_cpu / elapsed
-    cpu["machine"] = ((machine_after[0] - machine_before[0])
-                      / max(1, machine_after[1] - machine_before[1]) * (os.cpu_count() or 1))
-    cpu["others"] = max(0.0, cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine"))
+    cpu = meter.shares(elapsed, wrk=wrk_cpu / elapsed)
     result.update(label, cpu=cpu, condition="1 change/s" if change else "steady")
     if changer:
         changer.stop()
@@ -295,22 +283,9 @@ def measure(label: dict, url: str, duration: float, groups: dict[str, list[Proc]
         result["changes"] = len(during)
         result["change_ms"] = max((float(c[3]) * 1000 for c in changes), default=0.0)
         result["last_state"] = changes[-1][4] if changes else ""
-        result["component"] = wait_for_line(changer, "ready", 1).split(" ", 1)[1]
+        result["component"] = changer.wait_for_line("ready", 1).split(" ", 1)[1]
     show(result)
     return result
-
-
-def wait_for_line(proc: Proc, prefix: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in proc.log_path.read_text().splitlines():
-            if line.startswith(prefix):
-                return line
-        if proc.proc.poll() is not None:
-            raise BenchError(f"{proc.name} exited ({proc.proc.returncode}):\n"
-                             + proc.log_tail())
-        time.sleep(0.05)
-    raise BenchError(f"{proc.name}: no '{prefix}' within {timeout:.0f} s:\n" + proc.log_tail())
 
 
 def check_change_shown(base: str, result: dict, check_s: float) -> None:
@@ -346,15 +321,12 @@ def ms(value: float) -> str:
 # --- the servers -------------------------------------------------------------------
 
 
-def start_web(env: dict, work: str, running: dict, workers: int | None,
-              expected: int) -> tuple[Proc, str]:
+def start_server(env: dict, work: str, running: dict, workers: int | None,
+                 expected: int) -> tuple[Proc, str]:
     port = free_port()
-    args = [ATALAIA, "web", "--bind", f"127.0.0.1:{port}"]
-    if workers is not None:
-        args += ["--workers", str(workers)]
-    web = running["web"] = Proc(f"web-{workers or 'default'}", args, dict(env, PORT=str(port)),
-                                work)
-    base = f"http://127.0.0.1:{port}"
+    options = ["--workers", str(workers)] if workers is not None else []
+    web, base = start_web(f"web-{workers or 'default'}", dict(env, PORT=str(port)), work,
+                          running, *options, port=port)
     web.wait_ready(base + PATHS["page"], processes=expected + 1)
     return web, base
 
@@ -424,10 +396,6 @@ def start_nginx(nginx_dir: Path, root: Path, alias: str, work: str, running: dic
 # --- the summary ---------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "MET" if ok else "NOT MET"
-
-
 def summarize(results: list[dict], nginx: dict[str, dict]) -> None:
     log(f"\n{'server':28} {'path':30} {'condition':10} {'req/s':>8} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'max ms':>7} {'non-2xx':>7}  x nginx")
@@ -473,20 +441,6 @@ def summarize(results: list[dict], nginx: dict[str, dict]) -> None:
 # --- the run -------------------------------------------------------------------------
 
 
-def postgres_available() -> bool:
-    if not shutil.which("createdb") or not shutil.which("pg_isready"):
-        return False
-    done = subprocess.run(["pg_isready", "-h", PG["host"], "-p", PG["port"]],
-                          capture_output=True)
-    return done.returncode == 0
-
-
-def drop_database(name: str) -> None:
-    with contextlib.suppress(Exception):
-        subprocess.run(["dropdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"],
-                        "--if-exists", "--force", name], capture_output=True, timeout=60)
-
-
 def bench(opts, work: str, nginx_dir: Path, running: dict) -> int:
     started = time.monotonic()
     for tool in ("wrk", "nginx"):
@@ -496,24 +450,13 @@ def bench(opts, work: str, nginx_dir: Path, running: dict) -> int:
     nginx_version = subprocess.run([shutil.which("nginx") or "/usr/sbin/nginx", "-v"],
                                    capture_output=True, text=True).stderr.strip()
     log(f"Atalaia status page benchmark: {os.cpu_count()} CPU(s), load average "
-        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
+        f"{load_average()}; "
         f"{(wrk_version.stdout + wrk_version.stderr).split(' Copyright')[0].strip()}, "
         f"{nginx_version}; wrk -t{THREADS} -c{CONNECTIONS} -d{opts.duration:g}s --latency")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATALAIA_")}
-    env["ATALAIA_DATA_DIR"] = str(Path(work) / "data")
-    if opts.db == "postgresql":
-        if not postgres_available():
-            raise BenchError(f"PostgreSQL is not reachable on {PG['host']}:{PG['port']}")
-        database = f"atalaia_bench_statuspage_{os.getpid()}"
-        run(None, "createdb", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], database)
-        running["database"] = database
-        env.update(ATALAIA_SECRET_KEY=SECRET, ATALAIA_DATABASE_URL=(
-            f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{database}"))
+    env = atalaia_env("statuspage", opts.db, work, running)
     env["PORT"] = str(free_port())
-    run(env, ATALAIA, "migrate", "-v0", timeout=300)
-    run(env, ATALAIA, "demo")
-    output = run(env, ATALAIA, "shell", "-c", SETUP)
-    setup = json.loads(output.split("BENCH-SETUP ", 1)[1].splitlines()[0])
+    migrate_and_demo(env)
+    setup = shell_json(env, SETUP, "BENCH-SETUP")
     if setup["level"] != "critical":
         raise BenchError(f"the incident is {setup['level']}, not critical")
     log(f"setup: migrate, demo, incident #{setup['incident']} ({setup['level']}, public status "
@@ -530,7 +473,7 @@ def bench(opts, work: str, nginx_dir: Path, running: dict) -> int:
     root = alias = None
     for workers in configs:
         count = workers or setup["workers"]
-        web, base = start_web(env, work, running, workers, count)
+        web, base = start_server(env, work, running, workers, count)
         server = f"atalaia web, {count}x{setup['threads']}" + ("" if workers is None
                                                                 else " (--workers 2)")
         log(f"\n--- {server}: {base} (gunicorn gthread, {count} workers)")
@@ -581,46 +524,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=DURATION_S,
                         help="seconds of each measured wrk run (default 10)")
-    parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql", "postgres"],
-                        help="the database (default sqlite)")
+    add_db_option(parser)
     opts = parser.parse_args()
-    opts.db = "postgresql" if opts.db == "postgres" else opts.db
     if opts.duration < 1:
         parser.error("--duration must be 1 or more")
 
-    def on_alarm(signum, frame):
-        raise TimeoutError("the benchmark took longer than its time limit")
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt  # stop, and clean up in the finally below
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(TIME_LIMIT_S)
+    time_limit(TIME_LIMIT_S)
     work = tempfile.mkdtemp(prefix="atalaia-bench-statuspage-")
     nginx_dir = Path(tempfile.mkdtemp(prefix="atalaia-bench-statuspage-nginx-"))
     running: dict = {}  # processes (Proc) and the throwaway database (str)
-    try:
-        return bench(opts, work, nginx_dir, running)
-    except (BenchError, TimeoutError, subprocess.TimeoutExpired, OSError) as exc:
-        log(f"\nbench/statuspage.py failed: {exc}")
-        for name in ("web", "nginx", "changer"):
-            if isinstance(running.get(name), Proc) and running[name].log_tail():
-                log(f"\n--- the end of {name}'s log\n{running[name].log_tail()}")
-        return 1
-    except KeyboardInterrupt:
-        log("\nbench/statuspage.py interrupted; stopping everything")
-        return 130
-    finally:
-        signal.alarm(0)
-        for thing in list(running.values()):
-            if isinstance(thing, Proc):
-                with contextlib.suppress(Exception):
-                    thing.stop()
-        if isinstance(running.get("database"), str):
-            drop_database(running["database"])
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(nginx_dir, ignore_errors=True)
+    return guarded("statuspage", lambda: bench(opts, work, nginx_dir, running), running,
+                   [work, nginx_dir], logs=("web", "nginx", "changer"))
 
 
 if __name__ == "__main__":

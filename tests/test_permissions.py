@@ -135,6 +135,7 @@ API_ROUTES = [
     ("GET", "/incidents/{id}/review", None, EVERYONE),
     ("POST", "/incidents/{id}/review/feedback", {"plan_rating": 4, "tools_rating": 4}, NOTE),
     ("POST", "/incidents/{id}/review/action-items", {"title": "t"}, RESPOND),
+    ("POST", "/incidents/{id}/review/complete", {"note": "n"}, RESPOND),
     ("GET", "/review/aggregates", None, EVERYONE),
 ]
 

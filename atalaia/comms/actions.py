@@ -182,14 +182,18 @@ def cadence_minutes(incident: Incident) -> int | None:
     return level["update_every_minutes"] if level else None
 
 
-def next_update_due(incident: Incident) -> datetime | None:
+def next_update_due(incident: Incident, updates: list[Update] | None = None) -> datetime | None:
     """When users must next hear from us: the last update (or the declaration) plus
-    the plan's cadence for the level; None once the communication track is closed."""
+    the plan's cadence for the level; None once the communication track is closed.
+    `updates`: the incident's updates newest first, when the caller has them already."""
     minutes = cadence_minutes(incident)
     if minutes is None or not incident.communication_open:
         return None
-    last = incident.updates.order_by("-published_at").values_list("published_at",
-                                                                  flat=True).first()
+    if updates is None:
+        last = incident.updates.order_by("-published_at").values_list(
+            "published_at", flat=True).first()
+    else:
+        last = updates[0].published_at if updates else None
     return (last or incident.declared_at) + timedelta(minutes=minutes)
 
 

@@ -255,7 +255,7 @@ def room_context(incident) -> dict:
     if latest is not None:
         for language in ("pt-br", "en"):
             macro[language] = support_macro(latest, language)
-    due = actions.next_update_due(incident)
+    due = actions.next_update_due(incident, updates)
     return {"updates": updates, "next_update_due": due,
             "update_late": due is not None and due < timezone.now(), "macro": macro,
             "tickets": incident.tickets.all(), "tracking_url": texts.tracking_url(incident)}
