@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -86,6 +87,7 @@ def incidents(resolved: bool | None = None, limit: int | None = None):
     """Public incidents (those with an update), newest first, with their updates
     (newest first) and affected services."""
     found = (Incident.objects.filter(updates__isnull=False, confidential=False).distinct()
+             .select_related("review")
              .prefetch_related(Prefetch("updates", queryset=Update.objects.order_by(
                  "-published_at", "-pk")), "services")
              .order_by("-declared_at", "-pk"))
@@ -97,9 +99,15 @@ def incidents(resolved: bool | None = None, limit: int | None = None):
 
 
 def public_status(incident: Incident) -> str:
-    """The status the public was last told (the newest update's)."""
+    """The status the public was last told (the newest update's), or *postmortem* once
+    the review's post-mortem is published (Statuspage's word)."""
     updates = list(incident.updates.all())
-    return updates[0].status if updates else incident.public_status
+    status = updates[0].status if updates else incident.public_status
+    try:
+        published = incident.review.published_at is not None  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        published = False
+    return "postmortem" if status == PublicStatus.RESOLVED and published else status
 
 
 def impact(incident: Incident) -> str:

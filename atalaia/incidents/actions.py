@@ -341,12 +341,25 @@ def set_visibility(incident: Incident, actor: User, confidential: bool) -> None:
 
 
 @transaction.atomic
-def set_resolution(incident: Incident, actor: User, root_cause: str, permanent_fix: str) -> None:
+def set_resolution(incident: Incident, actor: User, root_cause: str, permanent_fix: str,
+                   temporary: bool = False) -> None:
+    """Root cause and fix. A fix marked temporary gets an action item for the permanent
+    one in the review (now, or when the review opens)."""
     incident = _lock(incident)
     incident.root_cause, incident.permanent_fix = root_cause.strip(), permanent_fix.strip()
-    incident.save(update_fields=["root_cause", "permanent_fix"])
+    newly_temporary = temporary and not incident.fix_is_temporary
+    incident.fix_is_temporary = temporary
+    incident.save(update_fields=["root_cause", "permanent_fix", "fix_is_temporary"])
     append_entry(incident, EntryKind.RESOLUTION, actor,
-                 {"root_cause": incident.root_cause, "permanent_fix": incident.permanent_fix})
+                 {"root_cause": incident.root_cause, "permanent_fix": incident.permanent_fix,
+                  "temporary": temporary})
+    from atalaia.review.models import Review  # review builds on incidents
+
+    review = Review.objects.filter(incident=incident).first()
+    if newly_temporary and review is not None:
+        from atalaia.review.actions import add_permanent_fix_item
+
+        add_permanent_fix_item(review, incident, actor)
 
 
 def _lock(incident: Incident, closed_ok: bool = False) -> Incident:

@@ -66,6 +66,7 @@ class VisibilityIn(Input):
 class ResolutionIn(Input):
     root_cause: str = Field("", max_length=20_000)
     permanent_fix: str = Field("", max_length=20_000)
+    temporary: bool = Field(False, description="the fix in place is temporary")
 
 
 class EntryIn(Input):
@@ -130,6 +131,7 @@ class IncidentOut(IncidentSummary):
     eta: str | None
     root_cause: str
     permanent_fix: str
+    fix_is_temporary: bool
     roles: dict[str, str]
     phases: dict[str, dict]
     checklist: list[dict]
@@ -157,6 +159,7 @@ def detail_of(incident: Incident) -> dict:
         "communication_open": incident.communication_open,
         "eta": incident.eta.isoformat() if incident.eta else None,
         "root_cause": incident.root_cause, "permanent_fix": incident.permanent_fix,
+        "fix_is_temporary": incident.fix_is_temporary,
         "roles": {r.role: r.user.username for r in incident.roles.select_related("user")},
         "phases": {w.phase: {"started_at": w.started_at.isoformat(),
                              "ended_at": w.ended_at.isoformat() if w.ended_at else None}
@@ -287,7 +290,8 @@ def set_visibility(request, incident_id: int, payload: VisibilityIn):
 def set_resolution(request, incident_id: int, payload: ResolutionIn):
     allow(request, "incident.respond")
     incident = _incident(request, incident_id)
-    actions.set_resolution(incident, request.auth, payload.root_cause, payload.permanent_fix)
+    actions.set_resolution(incident, request.auth, payload.root_cause, payload.permanent_fix,
+                           payload.temporary)
     return _fresh(incident)
 
 

@@ -254,7 +254,8 @@ def _do_check(request, incident):
 
 def _do_resolution(request, incident):
     actions.set_resolution(incident, request.user, request.POST.get("root_cause", ""),
-                           request.POST.get("permanent_fix", ""))
+                           request.POST.get("permanent_fix", ""),
+                           temporary=bool(request.POST.get("temporary")))
 
 
 # action name -> (capability checked before anything, handler)

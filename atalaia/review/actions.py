@@ -60,10 +60,18 @@ def open_review(incident: Incident, actor: User | None) -> Review:
     if created:
         append_entry(incident, EntryKind.REVIEW, actor, {"event": "opened"})
         if incident.fix_is_temporary:
-            lead = incident.roles.filter(role=IncidentRole.TECHNICAL_LEAD).first()
-            add_action_item(review, actor, "Replace the temporary fix with a permanent one",
-                            lead.user if lead else None, None, permanent_fix=True)
+            add_permanent_fix_item(review, incident, actor)
     return review
+
+
+def add_permanent_fix_item(review: Review, incident: Incident, actor: User | None) -> None:
+    """The fix in place is temporary: an action item for the permanent one, owned by the
+    technical lead when someone holds the role."""
+    if review.action_items.filter(permanent_fix=True, done_at__isnull=True).exists():
+        return
+    lead = incident.roles.filter(role=IncidentRole.TECHNICAL_LEAD).first()
+    add_action_item(review, actor, "Replace the temporary fix with a permanent one",
+                    lead.user if lead else None, None, permanent_fix=True)
 
 
 def blocking(review: Review, note: str = "") -> list[str]:

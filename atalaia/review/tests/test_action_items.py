@@ -58,3 +58,12 @@ def test_a_temporary_fix_gets_an_item_for_the_permanent_one(demo, personas, cloc
     assert open_review(incident, personas["commander"]) == review  # idempotent
     item = ActionItem.objects.get()
     assert item.permanent_fix and item.owner == personas["responder"]
+
+
+def test_a_fix_marked_temporary_after_the_review_opened_gets_its_action_item(crisis, personas):
+    from atalaia.incidents.actions import set_resolution
+
+    set_resolution(crisis, personas["responder"], "disk full", "cleaned /var", temporary=True)
+    set_resolution(crisis, personas["responder"], "disk full", "cleaned /var", temporary=True)
+    items = crisis.review.action_items.filter(permanent_fix=True)
+    assert items.count() == 1 and items.get().done_at is None

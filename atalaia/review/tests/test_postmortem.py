@@ -283,3 +283,24 @@ def test_the_tracking_page_snippet(incident, demo, personas):
     incident.refresh_from_db()
     shown = Template(SNIPPET).render(Context({"incident": incident}))
     assert "<h1>Public text</h1>" in shown
+
+
+def test_a_published_postmortem_shows_as_postmortem_in_the_statuspage_json(demo, personas):
+    import json as jsonlib
+
+    from django.test import Client
+
+    from atalaia.comms.actions import publish_update
+    from atalaia.incidents.actions import move_stage, set_public_status
+    from conftest import pass_gate
+
+    incident = declare_incident(personas["commander"], "Payments failing", ["payments"])
+    publish_update(incident, personas["communicator"], "identified", "Found it.", "Achamos.")
+    move_stage(incident, personas["commander"], "resolution")
+    pass_gate(incident, personas)
+    set_public_status(incident, personas["commander"], "resolved")
+    summary = jsonlib.loads(Client().get("/status/api/v2/incidents.json").content)
+    assert summary["incidents"][0]["status"] == "resolved"
+    postmortem.publish(incident.review, personas["commander"], "# What happened")
+    summary = jsonlib.loads(Client().get("/status/api/v2/incidents.json").content)
+    assert summary["incidents"][0]["status"] == "postmortem"
