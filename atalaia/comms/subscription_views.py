@@ -34,7 +34,7 @@ def _incident(request) -> Incident | None:
     if not raw:
         return None
     found = Incident.objects.filter(pk=int(raw) if raw.isdigit() else 0,
-                                    updates__isnull=False).distinct().first()
+                                    updates__isnull=False, confidential=False).distinct().first()
     if found is None:
         raise Http404("no such public incident")
     return found
