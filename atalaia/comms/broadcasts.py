@@ -11,14 +11,13 @@ there. Deliveries are then sent by the outbox like any other.
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from atalaia.comms import render, subscriptions
 from atalaia.comms.models import Broadcast, BroadcastStatus, Maintenance, Subscriber
+from atalaia.lib.crypto import decrypt
 from atalaia.notify.models import Delivery
 from atalaia.notify.outbox import prepare
 
@@ -121,11 +120,5 @@ def _channel_delivery(broadcast: Broadcast) -> dict:
         title, body = render.maintenance_short(broadcast.maintenance, broadcast.event, language,
                                                channel.max_length)
         incident = None
-    from atalaia.lib.crypto import decrypt
-
     return prepare("apprise", decrypt(channel.target), channel.name, title, body,
                    _key(broadcast, f"c{channel.pk}"), purpose="broadcast", incident=incident)
-
-
-def json_dumps(data: dict) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

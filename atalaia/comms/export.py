@@ -20,11 +20,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.test import Client
 
-from atalaia.comms import public, version
+from atalaia.comms import public, statuspage_urls, version
 
-JSON = ["summary.json", "status.json", "components.json", "incidents.json",
-        "incidents/unresolved.json", "scheduled-maintenances.json",
-        "scheduled-maintenances/upcoming.json", "scheduled-maintenances/active.json"]
+JSON = [str(route.pattern) for route in statuspage_urls.urlpatterns]
 _exported = {"version": -1}
 
 

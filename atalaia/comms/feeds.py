@@ -14,7 +14,6 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils import translation
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
@@ -59,7 +58,7 @@ def _content(update: Update, lang: str) -> str:
     """The update as HTML: the body's text escaped, its paragraphs kept."""
     html = linebreaks(update.body(lang), autoescape=True)
     if update.eta is not None:
-        with translation.override("pt-br" if render.is_pt(lang) else "en"):
+        with render.speaking(lang):
             line = _("Expected resolution: %(eta)s") % {"eta": render.eta_text(update.eta,
                                                                                 lang)}
         html += f"\n<p>{escape(line)}</p>"
@@ -106,7 +105,7 @@ def event_uid(item: Maintenance) -> str:
 
 def _description(item: Maintenance, lang: str) -> str:
     names = ", ".join(service.name for service in item.components.all())
-    with translation.override("pt-br" if render.is_pt(lang) else "en"):
+    with render.speaking(lang):
         affected = _("Affected: %(names)s") % {"names": names} if names else ""
     return "\n\n".join(part for part in (item.body(lang), affected) if part)
 

@@ -83,11 +83,15 @@ def groups(items: list[Component] | None = None) -> list[Group]:
     return [*grouped.values(), *loose]
 
 
+def published():
+    """The incidents the public may see: not confidential, with a published update."""
+    return Incident.objects.filter(updates__isnull=False, confidential=False).distinct()
+
+
 def incidents(resolved: bool | None = None, limit: int | None = None):
     """Public incidents (those with an update), newest first, with their updates
     (newest first) and affected services."""
-    found = (Incident.objects.filter(updates__isnull=False, confidential=False).distinct()
-             .select_related("review")
+    found = (published().select_related("review")
              .prefetch_related(Prefetch("updates", queryset=Update.objects.order_by(
                  "-published_at", "-pk")), "services")
              .order_by("-declared_at", "-pk"))

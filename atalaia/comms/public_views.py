@@ -65,12 +65,11 @@ def status(request):
 
 
 def _public_incident(incident_id: int) -> Incident:
-    found = [i for i in Incident.objects.filter(pk=incident_id, updates__isnull=False,
-                                                confidential=False)
-             .distinct().prefetch_related("updates", "services")]
-    if not found:
+    found = public.published().filter(pk=incident_id).prefetch_related(
+        "updates", "services").first()
+    if found is None:
         raise Http404("no such public incident")
-    return found[0]
+    return found
 
 
 @public_page

@@ -42,6 +42,11 @@ def is_pt(language: str) -> bool:
     return (language or "").lower().startswith("pt")
 
 
+def speaking(language: str) -> translation.override:
+    """Translate in one of the product's two languages for the block."""
+    return translation.override("pt-br" if is_pt(language) else "en")
+
+
 def tracking_url(incident: Incident, language: str = "") -> str:
     url = f"{settings.SITE_URL.rstrip('/')}/status/incidents/{incident.pk}"
     return f"{url}?lang={'pt-br' if is_pt(language) else 'en'}" if language else url
@@ -53,12 +58,12 @@ def short_url(incident: Incident) -> str:
 
 
 def status_label(status: str, language: str) -> str:
-    with translation.override("pt-br" if is_pt(language) else "en"):
+    with speaking(language):
         return str(PublicStatus(status).label) if status in PublicStatus.values else status
 
 
 def eta_text(eta: datetime | None, language: str) -> str:
-    with translation.override("pt-br" if is_pt(language) else "en"):
+    with speaking(language):
         if eta is None:
             return _("unknown")
         local = eta.astimezone(ZoneInfo(settings.STATUS_TIME_ZONE))
@@ -87,7 +92,7 @@ def email(draft: Draft, language: str, manage_url: str = "",
           feedback_url: str = "") -> tuple[str, str]:
     """Subject and plain text of the e-mail to subscribers; the closing one asks how we
     did (`feedback_url`: one answer per recipient, no account needed)."""
-    with translation.override("pt-br" if is_pt(language) else "en"):
+    with speaking(language):
         lines = [draft.body(language), "",
                  _("Status: %(status)s") % {"status": status_label(draft.status, language)},
                  _("Expected resolution: %(eta)s") % {"eta": eta_text(draft.eta, language)}]
@@ -125,7 +130,7 @@ def short(draft: Draft, language: str, limit: int) -> str:
 def chat(draft: Draft, language: str) -> tuple[str, str]:
     """Title and body for chat channels (Slack, Teams, Telegram, Discord)."""
     title = f"{status_label(draft.status, language)}: {draft.incident.title}"
-    with translation.override("pt-br" if is_pt(language) else "en"):
+    with speaking(language):
         body = "\n".join([draft.body(language),
                           _("Expected resolution: %(eta)s") % {
                               "eta": eta_text(draft.eta, language)},
@@ -167,13 +172,13 @@ def _window(maintenance, language: str) -> str:
     zone = ZoneInfo(settings.STATUS_TIME_ZONE)
     start = maintenance.scheduled_for.astimezone(zone)
     end = maintenance.scheduled_until.astimezone(zone)
-    with translation.override("pt-br" if is_pt(language) else "en"):
+    with speaking(language):
         return (f"{formats.date_format(start, 'SHORT_DATETIME_FORMAT')} – "
                 f"{formats.date_format(end, 'SHORT_DATETIME_FORMAT')} ({start.tzname()})")
 
 
 def maintenance_headline(maintenance, event: str, language: str) -> str:
-    with translation.override("pt-br" if is_pt(language) else "en"):
+    with speaking(language):
         words = {"announced": _("Scheduled maintenance"), "started": _("Maintenance started"),
                  "completed": _("Maintenance completed")}
         return f"{words.get(event, _('Maintenance'))}: {maintenance.title(language)}"
@@ -181,7 +186,7 @@ def maintenance_headline(maintenance, event: str, language: str) -> str:
 
 def maintenance_email(maintenance, event: str, language: str,
                       manage_url: str = "") -> tuple[str, str]:
-    with translation.override("pt-br" if is_pt(language) else "en"):
+    with speaking(language):
         lines = [maintenance.body(language) or maintenance.title(language), "",
                  _("When: %(window)s") % {"window": _window(maintenance, language)},
                  _("Affected: %(names)s") % {"names": ", ".join(

@@ -33,8 +33,7 @@ def _incident(request) -> Incident | None:
     raw = request.GET.get("incident", "")
     if not raw:
         return None
-    found = Incident.objects.filter(pk=int(raw) if raw.isdigit() else 0,
-                                    updates__isnull=False, confidential=False).distinct().first()
+    found = public.published().filter(pk=int(raw) if raw.isdigit() else 0).first()
     if found is None:
         raise Http404("no such public incident")
     return found

@@ -41,7 +41,3 @@ def current(max_age: float | None = None) -> int:
         _seen["version"], _seen["checked"] = float(row or 0), now
     return int(_seen["version"])
 
-
-def forget() -> None:
-    """Read the number again on the next call (tests, and after a change in this process)."""
-    _seen["checked"] = 0.0

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -56,10 +58,6 @@ def suggested_states(incident) -> dict[str, str]:
 
 def _local(value: str) -> datetime | None:
     """A datetime-local input in the status page's time zone."""
-    from zoneinfo import ZoneInfo
-
-    from django.conf import settings
-
     parsed = parse_datetime(value) if value else None
     if parsed is not None and timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=ZoneInfo(settings.STATUS_TIME_ZONE))
@@ -263,7 +261,7 @@ def room_context(incident) -> dict:
 
 def support_macro(update: Update, language: str) -> str:
     """What a support agent pastes into a ticket reply, matching the latest update."""
-    with translation.override("pt-br" if texts.is_pt(language) else "en"):
+    with texts.speaking(language):
         return "\n".join([
             _("Hello,"), "", update.body(language), "",
             _("Expected resolution: %(eta)s.") % {"eta": texts.eta_text(update.eta, language)},

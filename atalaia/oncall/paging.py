@@ -497,11 +497,6 @@ def incident_pages(incident: Incident):
             .prefetch_related("deliveries").order_by("created_at", "pk"))
 
 
-def open_pages_for(user: User):
-    return (Page.objects.filter(user=user, status=PageStatus.TRIGGERED)
-            .select_related("incident").order_by("-created_at"))
-
-
 def log_attempts(deliveries: list[Delivery], results: dict[int, str]) -> None:
     """Called by the outbox after a turn: each page notification's result on the
     incident's timeline. `results` holds the error of each failed one."""

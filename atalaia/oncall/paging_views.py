@@ -1,6 +1,8 @@
 """Console pages for paging: the acknowledgement link, the incident's paging
 actions, who is on call now, and escalation policies."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -129,7 +131,7 @@ def now(request):
     at = timezone.now()
     rows = []
     for schedule in feeds.with_rows():
-        upcoming = shifts(schedule, at, at + timezone.timedelta(days=14))
+        upcoming = shifts(schedule, at, at + timedelta(days=14))
         current = on_call_now(schedule, at)
         ends = upcoming[0].ends_at if upcoming and upcoming[0].starts_at <= at else None
         following = next((s for s in upcoming if s.starts_at > at), None)

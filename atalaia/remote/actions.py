@@ -224,7 +224,7 @@ def execute(run: Run) -> None:
         row.full_output, row.recording = result.full_output, result.recording
         row.error, row.duration, row.live = result.error, result.duration, ""
         row.save()
-    _finish(run, results)
+    _finish(run, results, {key: row.host_name for key, row in rows.items()})
 
 
 def _target(key: str, host: Host):
@@ -242,10 +242,10 @@ def _target(key: str, host: Host):
         jump=_target(key + "-jump", host.jump) if host.jump else None)
 
 
-def _finish(run: Run, results) -> None:
+def _finish(run: Run, results, names: dict[str, str]) -> None:
     ok = sum(1 for r in results if r.status == "ok")
     outcome = "success" if ok == len(results) else "failure" if ok == 0 else "partial"
-    summary = ", ".join(f"{RunHost.objects.get(pk=int(r.key)).host_name}: "
+    summary = ", ".join(f"{names[r.key]}: "
                         f"{r.status}{'' if r.exit_status is None else f' ({r.exit_status})'}"
                         for r in results)
     with transaction.atomic():
@@ -294,19 +294,28 @@ class _Live:
         self.thread.join()
 
 
-_running = threading.BoundedSemaphore(4)
+MAX_RUNS = 4  # runs at once per worker, each with its own SSH concurrency
+_threads: set[threading.Thread] = set()
+_threads_lock = threading.Lock()
+
+
+def _busy() -> int:
+    with _threads_lock:
+        return len(_threads)
 
 
 def run_due() -> int:
-    """Worker step: start queued runs in threads (at most 4 at once), and mark
+    """Worker step: start queued runs in threads (at most MAX_RUNS at once), and mark
     interrupted ones. Returns the number started or marked."""
     handled = interrupted()
-    while _running.acquire(blocking=False):
+    while _busy() < MAX_RUNS:
         run = claim()
         if run is None:
-            _running.release()
             break
-        threading.Thread(target=_in_thread, args=(run,), daemon=True).start()
+        thread = threading.Thread(target=_in_thread, args=(run,), daemon=True)
+        with _threads_lock:
+            _threads.add(thread)
+        thread.start()
         handled += 1
     return handled
 
@@ -320,19 +329,14 @@ def _in_thread(run: Run) -> None:
                                              finished_at=timezone.now())
     finally:
         close_old_connections()
-        _running.release()
+        with _threads_lock:
+            _threads.discard(threading.current_thread())
 
 
 def wait_idle(seconds: float = 30) -> None:
-    """For tests and shutdown: wait until no run thread is busy."""
+    """For tests and shutdown: wait until the run threads have finished."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if _running.acquire(blocking=False):
-            free = 1
-            while _running.acquire(blocking=False):
-                free += 1
-            for _ in range(free):
-                _running.release()
-            if free == 4:
-                return
-        time.sleep(0.05)
+    with _threads_lock:
+        running = list(_threads)
+    for thread in running:
+        thread.join(max(0.0, deadline - time.monotonic()))
