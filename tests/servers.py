@@ -2,6 +2,7 @@
 on the test database."""
 
 import datetime
+import email.utils
 import ipaddress
 import json
 import os
@@ -27,7 +28,9 @@ def self_signed(folder: Path, days: int = 30) -> tuple[Path, Path]:
     now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
+            # Long before any clock a test runs on, including TLS libraries that read the
+            # machine's clock when the suite's is moved (`make test-future`).
+            .not_valid_before(datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
             .not_valid_after(now + datetime.timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName(
                 [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
@@ -39,6 +42,14 @@ def self_signed(folder: Path, days: int = 30) -> tuple[Path, Path]:
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def clock_of(url: str) -> datetime.datetime:
+    """What a server's own clock says (its HTTP Date header). Alertmanager is a Go
+    program: a test clock moved ahead (`make test-future`) does not move its clock, so an
+    alert's end is set from the time it keeps."""
+    date = httpx.get(url, timeout=10).headers["date"]
+    return email.utils.parsedate_to_datetime(date)
 
 
 def free_port() -> int:
@@ -75,6 +86,7 @@ class WebServer:
                 return
             except httpx.HTTPError:
                 time.sleep(0.1)
+        self.stop()  # no fixture will: it never got the server
         raise AssertionError("atalaia web did not start within 30 s")
 
     def stop(self) -> None:

@@ -18,6 +18,14 @@ from conftest import pass_gate
 T0 = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
 
 
+@pytest.fixture(autouse=True)
+def clock():
+    """Every test here runs on a clock started 30 minutes after T0, not on today's: an
+    update published "now" comes after the crisis declared at T0 and before its ETA."""
+    with time_machine.travel(T0 + datetime.timedelta(minutes=30), tick=True):
+        yield
+
+
 @pytest.fixture
 def crisis(demo, personas):
     with time_machine.travel(T0, tick=False):

@@ -14,7 +14,7 @@ from atalaia.incidents.models import Incident, Stage
 from atalaia.intake.actions import create_integration
 from atalaia.intake.grouping import group_signals
 from atalaia.intake.models import Signal, SignalStatus
-from tests.servers import free_port
+from tests.servers import clock_of, free_port
 
 PAYLOAD = {
     "version": "4", "status": "firing", "receiver": "atalaia", "groupKey": "{}:{}",
@@ -110,7 +110,7 @@ def wait_for(condition, what, timeout=30.0):
 
 @pytest.mark.slow
 def test_real_alertmanager_opens_then_clears_an_incident(alertmanager):
-    end = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=4)).strftime(
+    end = (clock_of(alertmanager + "/-/ready") + datetime.timedelta(seconds=4)).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
     subprocess.run(["amtool", "alert", "add", "alertname=CheckoutDown", "service=checkout",
                     "severity=critical", "--annotation=summary=Checkout is down",

@@ -81,8 +81,9 @@ def test_an_apprise_json_webhook_receives_the_message(db):
 
 def test_a_url_that_keeps_failing_ends_dead_with_its_error(db, settings):
     settings.DELIVERY_MAX_ATTEMPTS = 3
-    delivery = enqueue(Channel.APPRISE, f"json://127.0.0.1:{free_port()}/hook?cto=1&rto=1",
-                       "ops channel", "s", "b", idempotency_key="hook-2")
+    with at(0):  # queued on the test's clock, not today's: every attempt is then due
+        delivery = enqueue(Channel.APPRISE, f"json://127.0.0.1:{free_port()}/hook?cto=1&rto=1",
+                           "ops channel", "s", "b", idempotency_key="hook-2")
     for step in range(3):
         with at(step * 3600):
             send_due()
@@ -141,9 +142,10 @@ def test_two_workers_share_the_deliveries_without_sending_one_twice(transactiona
 
 
 def test_a_page_goes_out_before_a_backlog_of_other_messages(db, mail):
-    for n in range(30):
-        enqueue(Channel.EMAIL, f"s{n}@example.test", "subscriber", "Update", "b",
-                idempotency_key=f"update-{n}")
+    with at(0):  # the backlog is due on the test's clock, before the page is queued
+        for n in range(30):
+            enqueue(Channel.EMAIL, f"s{n}@example.test", "subscriber", "Update", "b",
+                    idempotency_key=f"update-{n}")
     with at(1):
         page = email("page-late", "oncall@example.test")
         Delivery.objects.filter(pk=page.pk).update(priority=0)
