@@ -9,7 +9,7 @@ export PORT
 ATALAIA_MAILCATCHER_PORT ?= 1025
 ATALAIA_SMTP_PORT ?= $(ATALAIA_MAILCATCHER_PORT)
 
-.PHONY: run test test-fast test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms bench-fanout bench-paging bench-deps bench-statuspage bench-broadcast bench-remote clean
+.PHONY: run test test-fast test-future test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms bench-fanout bench-paging bench-deps bench-statuspage bench-broadcast bench-remote clean
 
 $(BIN)/atalaia: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,8 @@ install: $(BIN)/atalaia
 
 # Debian packages the tests need (Chromium for browser tests, Graphviz for the
 # dependency picture, Prometheus Alertmanager as a real intake client, Pango and fonts
-# for WeasyPrint's PDFs, poppler-utils to read them back). Installed only when missing and when we are root.
+# for WeasyPrint's PDFs, poppler-utils to read them back, stress-ng to keep a core busy
+# during `make test-future`). Installed only when missing and when we are root.
 system-deps:
 	@missing=""; \
 	command -v dot >/dev/null || missing="$$missing graphviz"; \
@@ -33,6 +34,7 @@ system-deps:
 	    || missing="$$missing $$pkg"; \
 	done; \
 	command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	command -v stress-ng >/dev/null || missing="$$missing stress-ng"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -67,12 +69,28 @@ run: install
 lint: install
 	$(BIN)/ruff check atalaia tests bench conftest.py
 	$(BIN)/mypy atalaia
+	$(BIN)/lint-imports
 
 test: install system-deps lint
 	ATALAIA_DATA_DIR=$(CURDIR)/data/test $(BIN)/pytest -q
 
 test-fast: install lint
 	ATALAIA_DATA_DIR=$(CURDIR)/data/test $(BIN)/pytest -q -m "not slow"
+
+# The whole suite (SQLite) with the clock a year ahead and one core kept busy beside it:
+# no test may depend on today's date or on the machine's speed. The clock is moved by
+# tests/clock/sitecustomize.py (time-machine, in pytest and in every Python process the
+# tests start; libfaketime hangs Python 3.11's timed waits). TEST_CLOCK_DAYS moves it
+# elsewhere.
+TEST_CLOCK_DAYS ?= 365
+test-future: install system-deps lint
+	@busy=""; \
+	if command -v stress-ng >/dev/null; then stress-ng --cpu 1 --timeout 3h --quiet & busy=$$!; \
+	else echo "WARNING: stress-ng is missing: the suite runs without a busy core beside it"; fi; \
+	ATALAIA_TEST_CLOCK_OFFSET_DAYS=$(TEST_CLOCK_DAYS) PYTHONPATH=$(CURDIR)/tests/clock \
+	  ATALAIA_DATA_DIR=$(CURDIR)/data/test $(BIN)/pytest -q \
+	  -W ignore::pytest.PytestAssertRewriteWarning; status=$$?; \
+	[ -z "$$busy" ] || kill $$busy; exit $$status
 
 test-postgres: install system-deps
 	ATALAIA_DATABASE_URL=$${ATALAIA_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/atalaia} \

@@ -89,7 +89,8 @@ def api(client: Client, method: str, path: str, token: str | None = None, body=N
 
 def pass_gate(incident, personas) -> None:
     """Satisfy the demo plan's verification gate: the support team's check and the
-    commander's sign-off (the demo catalog's services have no monitors)."""
+    commander's sign-off (the demo catalog's services have no monitors: the demo plan's
+    `unmonitored: sign_off` lets the sign-off vouch for them)."""
     from atalaia.incidents import gate
 
     for check in gate.ensure_checks(incident):

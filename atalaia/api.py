@@ -1,10 +1,13 @@
 """The JSON API under /api/v1/: one router per app, errors as {"detail": "..."}."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
+from atalaia.accounts.apiauth import AUTH
 from atalaia.catalog.api import router as catalog_router
 from atalaia.comms.api import router as comms_router
 from atalaia.incidents.actions import IncidentError
@@ -12,8 +15,8 @@ from atalaia.incidents.api import router as incidents_router
 from atalaia.incidents.lifecycle import IllegalMove
 from atalaia.intake.actions import SignalError
 from atalaia.intake.api import router as intake_router
-from atalaia.lib.apiutil import AUTH
-from atalaia.lib.yamldoc import DocumentError
+from atalaia.lib import jsondoc
+from atalaia.lib.yamldoc import DocumentError, LimitError
 from atalaia.monitoring.api import router as monitoring_router
 from atalaia.oncall.api import router as oncall_router
 from atalaia.plans.api import router as plans_router
@@ -21,8 +24,17 @@ from atalaia.remote.api import router as remote_router
 from atalaia.review.api import router as review_router
 from atalaia.review.postmortem_api import postmortem_router
 
+
+class LimitedParser(Parser):
+    """Request bodies through the one JSON door (depth, size, NUL, surrogates),
+    whatever their Content-Type: Ninja reads every body as JSON."""
+
+    def parse_body(self, request):
+        return jsondoc.parse(request.body, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
 api = NinjaAPI(title="Atalaia API", version="1", urls_namespace="api", auth=AUTH,
-               docs_url="/docs")
+               docs_url="/docs", parser=LimitedParser())
 api.add_router("/", catalog_router)
 api.add_router("/plans", plans_router)
 api.add_router("/incidents", incidents_router)
@@ -83,9 +95,14 @@ def signal_error(request, exc):
 
 @api.exception_handler(DocumentError)
 def document_error(request, exc: DocumentError):
-    return _error(request, 422, "; ".join(exc.problems), problems=exc.problems)
+    status = 413 if isinstance(exc, LimitError) else 422
+    return _error(request, status, "; ".join(exc.problems), problems=exc.problems)
 
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
+    # Ninja wraps whatever the parser raised in "Cannot parse request body": say
+    # what is wrong instead.
+    if isinstance(exc.__cause__, jsondoc.JSONInputError):
+        return _error(request, exc.__cause__.status, str(exc.__cause__))
     return _error(request, exc.status_code, str(exc))

@@ -52,13 +52,14 @@ SITE_URL = env.string("ATALAIA_SITE_URL", "http://127.0.0.1:8000")
 SITE_NAME = env.string("ATALAIA_SITE_NAME", "Atalaia")
 
 INSTALLED_APPS = [
+    # Before django.contrib.auth: its createsuperuser makes an admin (account role).
+    "atalaia.accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    "atalaia.accounts",
     "atalaia.catalog",
     "atalaia.plans",
     "atalaia.incidents",
@@ -165,6 +166,11 @@ LIVE_POLL_SECONDS = env.number("ATALAIA_LIVE_POLL_SECONDS", 0.25, minimum=0.01)
 LIVE_STREAM_SECONDS = env.number("ATALAIA_LIVE_STREAM_SECONDS", 300.0, minimum=1)
 WEB_WORKERS = env.integer("ATALAIA_WEB_WORKERS", 2, minimum=1)
 WEB_THREADS = env.integer("ATALAIA_WEB_THREADS", 128, minimum=1)
+# A web request (not a live stream) is interrupted after this long, and its worker
+# replaced if it still runs the grace later (atalaia/lib/deadline.py). Above the
+# intake's 30 s wait for its commit.
+WEB_REQUEST_SECONDS = env.number("ATALAIA_WEB_REQUEST_SECONDS", 60.0, minimum=1)
+WEB_REQUEST_GRACE_SECONDS = env.number("ATALAIA_WEB_REQUEST_GRACE_SECONDS", 10.0, minimum=1)
 # HTTPS served by `atalaia web` itself, for setups without a proxy in front.
 TLS_CERT_FILE = env.string("ATALAIA_TLS_CERT_FILE")
 TLS_KEY_FILE = env.string("ATALAIA_TLS_KEY_FILE")
@@ -220,6 +226,11 @@ DELIVERY_SMTP_CONNECTIONS = env.integer("ATALAIA_DELIVERY_SMTP_CONNECTIONS", 2, 
 # and loopback addresses: off by default, so a subscriber cannot aim Atalaia at
 # its own network.
 OUTBOUND_ALLOW_PRIVATE = env.boolean("ATALAIA_OUTBOUND_ALLOW_PRIVATE", False)
+# Every outbound request to such a URL: one total deadline in seconds (connect, send
+# and the whole reply, however slowly it trickles in) and the most of a reply's body
+# read (the rest is never read: the status code is what counts).
+OUTBOUND_DEADLINE_SECONDS = env.number("ATALAIA_OUTBOUND_DEADLINE_SECONDS", 10.0, minimum=0.1)
+OUTBOUND_MAX_REPLY_BYTES = env.integer("ATALAIA_OUTBOUND_MAX_REPLY_BYTES", 65536, minimum=0)
 # The public status site's branding.
 STATUS_NAME = env.string("ATALAIA_STATUS_NAME", "Atalaia demo store")
 STATUS_LOGO_URL = env.string("ATALAIA_STATUS_LOGO_URL", "")
@@ -257,6 +268,12 @@ STATUS_SIGNUPS_PER_IP_HOUR = env.integer("ATALAIA_STATUS_SIGNUPS_PER_IP_HOUR", 2
 PAGE_ACK_LINK_HOURS = env.integer("ATALAIA_PAGE_ACK_LINK_HOURS", 24, minimum=1)
 # How long the worker waits before looking again when it found nothing to do.
 WORKER_POLL_SECONDS = env.number("ATALAIA_WORKER_POLL_SECONDS", 0.25, minimum=0.01)
+# Rows a job keeps failing on (a signal to group, a broadcast to expand): attempts
+# before the row is quarantined (set aside, its error shown), and the first retry
+# delay, doubling up to the maximum.
+ROW_MAX_ATTEMPTS = env.integer("ATALAIA_ROW_MAX_ATTEMPTS", 5, minimum=1)
+ROW_RETRY_SECONDS = env.number("ATALAIA_ROW_RETRY_SECONDS", 10.0, minimum=0)
+ROW_RETRY_MAX_SECONDS = env.number("ATALAIA_ROW_RETRY_MAX_SECONDS", 600.0, minimum=0)
 # The incident room lists changes (deploys…) from this many hours before declaration.
 CHANGES_LOOKBACK_HOURS = env.integer("ATALAIA_CHANGES_LOOKBACK_HOURS", 4, minimum=1)
 

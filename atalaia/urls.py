@@ -2,6 +2,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from atalaia.api import api
+from atalaia.catalog import team_views as catalog_team_views
 from atalaia.comms import public_views as comms_public_views
 from atalaia.intake import views as intake_views
 from atalaia.notify import views as notify_views
@@ -13,6 +14,7 @@ from atalaia.web import views as web_views
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list"), name="home"),
     path("healthz", web_views.healthz, name="healthz"),
+    path("favicon.ico", web_views.favicon, name="favicon"),
     # Prometheus: loopback or the metrics token (atalaia/review/metrics.py).
     path("metrics", review_metrics.metrics, name="metrics"),
     path("api/v1/", api.urls),
@@ -32,6 +34,8 @@ urlpatterns = [
     path("contact/<int:method_id>/resend/", notify_views.contact_resend, name="contact_resend"),
     path("contact/<int:method_id>/delete/", notify_views.contact_delete, name="contact_delete"),
     path("people/", notify_views.people, name="people"),
+    path("teams/", catalog_team_views.teams, name="teams"),
+    path("teams/<slug:slug>/members/", catalog_team_views.team_members, name="team_members"),
     path("mailcatcher/", notify_views.mailcatcher, name="mailcatcher"),
     # The acknowledgement link in a page notification: the signed token is the credential.
     path("ack/<str:token>/", oncall_paging_views.page_ack, name="page_ack"),

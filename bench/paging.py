@@ -71,6 +71,31 @@ What it does, on 127.0.0.1, in a temporary directory removed at the end:
    the rest of that (anything else running here skews the figures); then
    MET / NOT MET for p95 < 1 s, per team and for every first e-mail.
 
+With ``--slow-subscriber`` (20 timed runs unless ``--runs`` says otherwise): a
+webhook subscriber that holds every request open is on the public status page
+while each incident is declared. Web and worker run with
+ATALAIA_OUTBOUND_ALLOW_PRIVATE=true (the receiver is on 127.0.0.1), otherwise
+the defaults (ATALAIA_OUTBOUND_DEADLINE_SECONDS 10 s). After the warm-up:
+
+- the receiver, a thread of this script, accepts every connection, reads the
+  request and answers one byte every SLOW_BYTE_EVERY_S (5 s), never finishing
+  (an endless header line), until the sender hangs up;
+- it is subscribed as the public would: GET and POST ``/status/subscribe/``
+  (kind webhook, its URL), with the form's CSRF token;
+- a background incident on ``email`` is declared (its e-mails name another
+  incident: they are not counted);
+- each run first publishes an update on the background incident
+  (``POST /api/v1/incidents/<id>/updates``), which the worker sends to the
+  subscriber, and waits (at most SLOW_WAIT_S) until the receiver holds a
+  connection from the worker open; only then the critical incident is declared
+  and timed as above, with SLOW_TIMEOUT_S instead of TIMEOUT_S so a late e-mail
+  is measured rather than missed. The run's line says how many of the
+  receiver's connections were open at the declaration. The resolution's
+  closing update goes to the subscriber too, and failed webhook attempts are
+  retried with the outbox's backoff: the receiver is busy most of the time.
+
+The target is the same: every first e-mail, p95 under 1 s.
+
 Exits 0 when it ran to the end, whether or not the target was met; 1 on an
 error (PostgreSQL not reachable on 127.0.0.1:5432 as user postgres is an error
 when it was asked for).
@@ -84,8 +109,10 @@ import math
 import os
 import random
 import re
+import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -121,6 +148,10 @@ TIMEOUT_S = 10.0  # per run: a team with no e-mail by then is missed
 WARMUP_TIMEOUT_S = 60.0  # the first run also waits for the worker to start
 MAPPING_AFTER_S = 2.0  # ask the API for the pages then even if e-mails are missing
 READ_EVERY_S = 0.01
+SLOW_RUNS = 20  # --slow-subscriber's default
+SLOW_BYTE_EVERY_S = 5.0  # the slow subscriber's pace
+SLOW_WAIT_S = 30.0  # for the worker to reach the slow subscriber before a declaration
+SLOW_TIMEOUT_S = 60.0  # per run with the slow subscriber: a late e-mail is measured
 TIME_LIMIT_S = 600  # the whole run is aborted (and cleaned up) after this
 WEB_WORKERS = 2  # the default ATALAIA_WEB_WORKERS
 
@@ -173,6 +204,106 @@ class Mailbox:
 
     def mails(self, incident: int) -> list[dict]:
         return self.by_incident.get(incident, [])
+
+
+# --- the slow subscriber ---------------------------------------------------------------
+
+
+class SlowReceiver:
+    """A webhook receiver that reads the request, then answers one byte every
+    SLOW_BYTE_EVERY_S and never finishes, until the sender hangs up."""
+
+    ANSWER = b"HTTP/1.1 200 OK\r\nX-Slow: "
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.open = 0  # connections being answered now
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.open += 1
+                self.accepted += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        try:
+            with conn:
+                conn.recv(65536)  # the request (a small JSON body): enough to answer
+                n = 0
+                while not self.stopped.wait(0 if n == 0 else SLOW_BYTE_EVERY_S):
+                    byte = self.ANSWER[n] if n < len(self.ANSWER) else ord("a")
+                    conn.sendall(bytes([byte]))
+                    n += 1
+        except OSError:
+            pass  # the sender hung up: its deadline
+        finally:
+            with self.lock:
+                self.open -= 1
+
+    def wait_busy(self, since: int, timeout: float) -> bool:
+        """Until a connection accepted after `since` is being answered."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.accepted > since and self.open > 0:
+                    return True
+            time.sleep(READ_EVERY_S)
+        return False
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+def subscribe_webhook(base: str, url: str) -> None:
+    """Sign up on the public page, as anyone can."""
+    with httpx.Client(base_url=base, timeout=30) as browser:
+        form = browser.get("/status/subscribe/")
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        if form.status_code != 200 or found is None:
+            raise BenchError(f"/status/subscribe/: {form.status_code}, no CSRF token")
+        answer = browser.post("/status/subscribe/", data={
+            "csrfmiddlewaretoken": found.group(1), "kind": "webhook", "address": url,
+            "language": "en"}, headers={"Referer": base + "/status/subscribe/"})
+        if answer.status_code != 200 or "secret" not in answer.text.lower():
+            raise BenchError(f"subscribing {url}: {answer.status_code} {answer.text[:300]}")
+
+
+class SlowSubscriber:
+    """The slow receiver, subscribed, and a background incident whose updates reach it."""
+
+    def __init__(self, base: str, api: Api) -> None:
+        self.receiver = SlowReceiver()
+        subscribe_webhook(base, f"http://127.0.0.1:{self.receiver.port}/hook")
+        background = api.call("POST", "/incidents", 201, json={
+            "title": "Bench background incident", "services": ["email"],
+            "summary": "bench/paging.py --slow-subscriber: its updates go to the subscriber"})
+        assert isinstance(background, dict)
+        self.incident = background["id"]
+        self.api = api
+        self.updates = 0
+
+    def occupy(self) -> bool:
+        """Publish an update the worker must send to the slow subscriber; True once the
+        worker is inside that request."""
+        since = self.receiver.accepted
+        self.updates += 1
+        self.api.call("POST", f"/incidents/{self.incident}/updates", 201, json={
+            "status": "investigating", "body_en": f"Background update {self.updates}."})
+        return self.receiver.wait_busy(since, SLOW_WAIT_S)
+
+    def stop(self) -> None:
+        self.receiver.stop()
 
 
 # --- one run -------------------------------------------------------------------------
@@ -264,10 +395,11 @@ def ms(value: float) -> str:
     return f"{value * 1000:.0f}" if math.isfinite(value) else "missed"
 
 
-def show_run(label: str, result: dict) -> None:
+def show_run(label: str, result: dict, note: str = "") -> None:
     teams = ", ".join(f"{team} {ms(v)}" for team, v in result["teams"].items())
     log(f"  {label}: #{result['incident']} declared in {ms(result['request'])} ms; first "
-        f"e-mail (ms) {teams}; {result['mails']} e-mail(s) to {', '.join(result['to'])}")
+        f"e-mail (ms) {teams}; {result['mails']} e-mail(s) to {', '.join(result['to'])}"
+        + note)
 
 
 # --- the summary ---------------------------------------------------------------------
@@ -304,8 +436,11 @@ def summarize(results: list[dict]) -> None:
 def bench(opts, work: str, running: dict) -> int:
     started = time.monotonic()
     log(f"Atalaia paging benchmark: {opts.runs} critical declarations on {opts.db}, "
-        f"{os.cpu_count()} CPU(s), load average {load_average()}")
+        f"{os.cpu_count()} CPU(s), load average {load_average()}"
+        + (", a slow webhook subscriber" if opts.slow_subscriber else ""))
     env = atalaia_env("paging", opts.db, work, running)
+    if opts.slow_subscriber:  # the slow subscriber listens on 127.0.0.1
+        env["ATALAIA_OUTBOUND_ALLOW_PRIVATE"] = "true"
 
     web_port = free_port()
     env["PORT"] = str(web_port)  # the demo's monitors name the console's port
@@ -331,6 +466,12 @@ def bench(opts, work: str, running: dict) -> int:
                                                     WARMUP_TIMEOUT_S))
         time.sleep(random.uniform(0.1, 0.6))
 
+    slow = None
+    if opts.slow_subscriber:
+        slow = running["slow"] = SlowSubscriber(base, api)
+        log(f"\nslow subscriber: a webhook on 127.0.0.1:{slow.receiver.port} answering one "
+            f"byte every {SLOW_BYTE_EVERY_S:.0f} s, subscribed on /status/subscribe/; "
+            f"background incident #{slow.incident}")
     log(f"\n--- {opts.runs} runs")
     pids = {"web": web.pids(), "worker": worker.pids(), "sink": sink.pids()}
     if opts.db == "postgresql":  # the postmaster counts the backends that have exited
@@ -338,8 +479,15 @@ def bench(opts, work: str, running: dict) -> int:
     meter, runs_started = CpuMeter(pids), time.monotonic()
     results = []
     for n in range(opts.runs):
-        result = one_run(api, mailbox, f"Bench paging {n + 1}", TIMEOUT_S)
-        show_run(f"run {n + 1:>2}", result)
+        note = ""
+        if slow is not None:
+            busy = slow.occupy()
+            note = (f"; slow subscriber: {slow.receiver.open} connection(s) open at the "
+                    f"declaration" + ("" if busy else f", the worker did not reach it in "
+                                                      f"{SLOW_WAIT_S:.0f} s"))
+        result = one_run(api, mailbox, f"Bench paging {n + 1}",
+                         SLOW_TIMEOUT_S if slow else TIMEOUT_S)
+        show_run(f"run {n + 1:>2}", result, note)
         results.append(result)
         time.sleep(random.uniform(0.1, 0.6))
     elapsed = time.monotonic() - runs_started
@@ -363,13 +511,21 @@ def bench(opts, work: str, running: dict) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=RUNS, help="timed declarations")
+    parser.add_argument("--runs", type=int, default=None,
+                        help=f"timed declarations (default {RUNS}; {SLOW_RUNS} with "
+                             f"--slow-subscriber)")
+    parser.add_argument("--slow-subscriber", action="store_true",
+                        help="a webhook subscriber that answers one byte every "
+                             f"{SLOW_BYTE_EVERY_S:.0f} s is busy at each declaration")
     add_db_option(parser)
     opts = parser.parse_args()
+    if opts.runs is None:
+        opts.runs = SLOW_RUNS if opts.slow_subscriber else RUNS
     if opts.runs < 1:
         parser.error("--runs must be 1 or more")
 
-    time_limit(max(TIME_LIMIT_S, opts.runs * 12))
+    per_run = SLOW_WAIT_S + SLOW_TIMEOUT_S if opts.slow_subscriber else 12
+    time_limit(max(TIME_LIMIT_S, int(opts.runs * per_run)))
     work = tempfile.mkdtemp(prefix="atalaia-bench-paging-")
     running: dict = {}  # processes (Proc) and the throwaway database (str)
     return guarded("paging", lambda: bench(opts, work, running), running, [work],

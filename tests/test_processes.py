@@ -9,7 +9,7 @@ import time
 import pytest
 from django.test import Client
 
-from atalaia.web.models import ProcessBeat
+from atalaia.monitoring.models import ProcessBeat
 from tests.servers import database_url
 
 
@@ -76,7 +76,8 @@ def test_loop_reports_alive_and_stops_cleanly_on_sigterm(transactional_db, kind)
 
 def test_healthz_says_what_is_down(db):
     body = Client().get("/healthz").json()
-    assert body == {"ok": False, "database": True, "worker": False, "prober": False}
+    assert body == {"ok": False, "database": True, "worker": False, "prober": False,
+                    "failing_jobs": []}
 
 
 def free_port() -> int:

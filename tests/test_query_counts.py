@@ -43,4 +43,6 @@ def test_query_count_does_not_grow_with_rows(demo, personas, clients, tokens, na
     many = queries(lambda: request_(clients, tokens, first.pk))
     # (The first API call also records the token's last use: one write more.)
     assert many <= few, f"{name}: {few} queries with few rows, {many} with many"
-    assert few <= 20, f"{name}: {few} queries"
+    # The room is the widest page: every phase's panel, quarantined broadcasts among them,
+    # and the health banner's job states.
+    assert few <= 22, f"{name}: {few} queries"

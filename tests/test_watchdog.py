@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
+from atalaia.monitoring.models import ProcessBeat
 from atalaia.web import health as health_module
 from atalaia.web.context import forget_health
-from atalaia.web.models import ProcessBeat
 
 
 def beat(kind: str, seconds_ago: float = 0) -> None:

@@ -4,10 +4,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 from pydantic import BaseModel, Field
 
+from atalaia.accounts.apiauth import allow
 from atalaia.catalog.actions import save_service
 from atalaia.catalog.impact import compute, current_graph, with_paths
 from atalaia.catalog.models import Segment, Service, Team
-from atalaia.lib.apiutil import ERRORS, Input, allow
+from atalaia.lib.apiutil import ERRORS, Input
 from atalaia.lib.yamldoc import DocumentError
 
 router = Router(tags=["catalog"])

@@ -10,7 +10,7 @@ from atalaia.catalog.graphsvg import GraphUnavailable, render_svg
 from atalaia.catalog.impact import compromised_slugs, compute, current_graph, with_paths
 from atalaia.catalog.models import Segment, Service
 from atalaia.lib.uploads import uploaded_text
-from atalaia.lib.yamldoc import DocumentError
+from atalaia.lib.yamldoc import DocumentError, LimitError
 
 
 def _svg(**kwargs) -> str | None:
@@ -56,18 +56,19 @@ def graph_svg(request):
 def catalog_import(request):
     require(request.user, "catalog.edit")
     problems: list[str] = []
-    source = ""
+    source, status = "", 200
     if request.method == "POST":
-        source = uploaded_text(request)
         try:
+            source = uploaded_text(request)
             counts = import_catalog(source, request.user)
         except DocumentError as exc:
-            problems = exc.problems
+            problems, status = exc.problems, 413 if isinstance(exc, LimitError) else 200
         else:
             messages.success(request, _("Imported %(segments)s segments, %(teams)s teams and "
                                         "%(services)s services.") % counts)
             return redirect("catalog:services")
-    return render(request, "catalog/import.html", {"problems": problems, "source": source})
+    return render(request, "catalog/import.html", {"problems": problems, "source": source},
+                  status=status)
 
 
 @login_required

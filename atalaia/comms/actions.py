@@ -60,12 +60,18 @@ def _texts(incident: Incident, status: str, body_en: str, body_pt: str,
     return body_en, body_pt
 
 
-@transaction.atomic
-def publish_update(incident: Incident, actor: User | None, status: str, body_en: str = "",
-                   body_pt: str = "", eta: datetime | None = None,
-                   components: dict[str, str] | None = None) -> Update:
-    """Publish an update: the incident's public status moves (by the incident's
-    rules), component states change, and one broadcast per channel is queued."""
+def prepare_update(incident: Incident, status: str, body_en: str = "", body_pt: str = "",
+                   eta: datetime | None = None,
+                   components: dict[str, str] | None = None) -> render.Draft:
+    """The update as it will go out, checked and complete (texts filled from the
+    plan's templates, component changes in name order). The console previews this
+    and publish_update publishes this: one function, so a preview is what is sent."""
+    return _prepare(incident, status, body_en, body_pt, eta, components)[0]
+
+
+def _prepare(incident: Incident, status: str, body_en: str, body_pt: str,
+             eta: datetime | None, components: dict[str, str] | None
+             ) -> tuple[render.Draft, list[tuple[Service, str]]]:
     if status not in PublicStatus.values:
         raise CommsError(f"status is one of {', '.join(PublicStatus.values)}")
     if incident.confidential:
@@ -73,13 +79,44 @@ def publish_update(incident: Incident, actor: User | None, status: str, body_en:
                          "team before telling the public about it")
     if eta is not None and timezone.is_naive(eta):
         raise CommsError("the ETA needs a time zone")
-    changes = _components(components or {})
+    if not components and status == PublicStatus.RESOLVED != incident.public_status:
+        # The closing update puts back to operational what the last one named: the
+        # preview says so too.
+        components = _closing_components(incident.updates.order_by("-published_at",
+                                                                   "-pk").first())
+    changes = sorted(_components(components or {}), key=lambda change: change[0].name)
     names = [service.name for service, _ in changes] or list(
         incident.services.filter(is_component=True).values_list("name", flat=True))
     body_en, body_pt = _texts(incident, status, body_en, body_pt, names, eta)
+    draft = render.Draft(incident, status, body_en, body_pt, eta, [
+        {"service": service.slug, "name": service.name, "status": new}
+        for service, new in changes])
+    return draft, changes
+
+
+@transaction.atomic
+def publish_update(incident: Incident, actor: User | None, status: str, body_en: str = "",
+                   body_pt: str = "", eta: datetime | None = None,
+                   components: dict[str, str] | None = None) -> Update:
+    """Publish an update: the incident's public status moves (by the incident's
+    rules), component states change, and one broadcast per channel is queued."""
+    draft, changes = _prepare(incident, status, body_en, body_pt, eta, components)
+    body_en, body_pt = draft.body_en, draft.body_pt
+    components = {service.slug: new for service, new in changes}  # cleaned, in name order
+    if status == PublicStatus.RESOLVED and incident.public_status != status:
+        # Resolving publishes the one closing update (announce_closing, on the
+        # incident's RESOLVED event): this text and these components go with it.
+        set_public_status(incident, actor, status, body_en, closing={
+            "body_en": body_en, "body_pt": body_pt, "eta": eta, "components": components})
+        return incident.updates.order_by("-published_at", "-pk")[0]
     if incident.public_status != status:
         set_public_status(incident, actor, status, body_en)
         incident.refresh_from_db()
+    return _publish(incident, actor, status, body_en, body_pt, eta, changes)
+
+
+def _publish(incident: Incident, actor: User | None, status: str, body_en: str, body_pt: str,
+             eta: datetime | None, changes: list[tuple[Service, str]]) -> Update:
     now = timezone.now()
     update = Update.objects.create(
         incident=incident, status=status, body_en=body_en, body_pt=body_pt, eta=eta,
@@ -132,11 +169,19 @@ def _broadcast(now: datetime, event: str, update: Update | None = None,
     Broadcast.objects.bulk_create(rows)
 
 
-def announce_closing(incident: Incident, actor: User | None, message: str = "") -> None:
-    """The official closing: an incident the public heard about gets its closing update
-    on every channel (the plan's resolved template, or the message given), its
-    components back to operational. Nothing when the last update already said resolved."""
+def announce_closing(incident: Incident, actor: User | None, message: str = "",
+                     closing: dict | None = None) -> None:
+    """The official closing, published once per resolve (on the incident's RESOLVED
+    event, whichever way it was resolved). `closing` is what an update published
+    with status resolved asked to say (texts, ETA, component changes); otherwise an
+    incident the public heard about gets the plan's resolved template, or the message
+    given, on every channel. Components go back to operational unless told otherwise."""
     latest = incident.updates.order_by("-published_at", "-pk").first()
+    if closing is not None:
+        requested = closing.get("components") or _closing_components(latest)
+        _publish(incident, actor, PublicStatus.RESOLVED, closing["body_en"],
+                 closing["body_pt"], closing.get("eta"), _components(requested))
+        return
     if latest is None or latest.status == PublicStatus.RESOLVED or incident.confidential:
         return
     names = [c["name"] for c in latest.components] or list(
@@ -147,10 +192,14 @@ def announce_closing(incident: Incident, actor: User | None, message: str = "") 
             fallback[language] = (render.from_template(incident, "resolved", language, names,
                                                        None)
                                   or _("The incident is resolved. Thank you for your patience."))
-    components: dict[str, str] = {c["service"]: ComponentStatus.OPERATIONAL
-                                  for c in latest.components}
-    publish_update(incident, actor, PublicStatus.RESOLVED, message or fallback["en"],
-                   fallback["pt-br"], components=components or None)
+    _publish(incident, actor, PublicStatus.RESOLVED, message or fallback["en"],
+             fallback["pt-br"], None, _components(_closing_components(latest)))
+
+
+def _closing_components(latest: Update | None) -> dict[str, str]:
+    """The components the last update named, back to operational."""
+    return {c["service"]: ComponentStatus.OPERATIONAL
+            for c in (latest.components if latest is not None else [])}
 
 
 @transaction.atomic

@@ -8,13 +8,14 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 from pydantic import BaseModel, Field
 
+from atalaia.accounts.apiauth import allow
 from atalaia.catalog.models import Service
 from atalaia.comms import actions
 from atalaia.comms.models import Maintenance, Update
 from atalaia.comms.views import support_macro
 from atalaia.incidents.models import Incident
 from atalaia.incidents.visibility import visible_incidents
-from atalaia.lib.apiutil import ERRORS, Input, allow
+from atalaia.lib.apiutil import ERRORS, Input
 
 router = Router(tags=["communication"])
 ComponentStatusIn = Literal["operational", "degraded_performance", "partial_outage",

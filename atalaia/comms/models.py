@@ -165,6 +165,8 @@ class CompanyChannel(models.Model):
 class BroadcastStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     DONE = "done", _("Done")
+    # Expansion kept failing: set aside with its error until someone retries it.
+    QUARANTINED = "quarantined", _("Set aside after repeated failures")
 
 
 class Broadcast(models.Model):
@@ -180,9 +182,13 @@ class Broadcast(models.Model):
     audience = models.CharField(max_length=8)  # email, webhook, channel
     channel = models.ForeignKey(CompanyChannel, null=True, blank=True,
                                 on_delete=models.CASCADE, related_name="broadcasts")
-    status = models.CharField(max_length=8, choices=BroadcastStatus.choices,
+    status = models.CharField(max_length=16, choices=BroadcastStatus.choices,
                               default=BroadcastStatus.PENDING)
     cursor = models.BigIntegerField(default=0)
+    # Expansion that failed: attempts, when to try again, the last error.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
     queued = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -18,9 +19,11 @@ from django.views.decorators.http import require_POST
 
 from atalaia.accounts.permissions import can, require
 from atalaia.catalog.models import Service
-from atalaia.comms import actions, public
+from atalaia.comms import actions, broadcasts, public
 from atalaia.comms import render as texts
 from atalaia.comms.models import (
+    Broadcast,
+    BroadcastStatus,
     ChannelKind,
     CompanyChannel,
     ComponentStatus,
@@ -28,6 +31,7 @@ from atalaia.comms.models import (
     MaintenanceStatus,
     Update,
 )
+from atalaia.incidents.lifecycle import IllegalMove
 from atalaia.incidents.models import PublicStatus
 from atalaia.incidents.views import _incident
 from atalaia.lib.crypto import encrypt
@@ -56,67 +60,107 @@ def suggested_states(incident) -> dict[str, str]:
     return suggested
 
 
-def _local(value: str) -> datetime | None:
-    """A datetime-local input in the status page's time zone."""
-    parsed = parse_datetime(value) if value else None
-    if parsed is not None and timezone.is_naive(parsed):
+def _local(value: str, what: str) -> datetime | None:
+    """A datetime-local input, read in the status page's time zone (the zone the
+    form shows it in); CommsError naming the field when it is not a date and time."""
+    if not value:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well formed but impossible, such as month 13
+        parsed = None
+    if parsed is None:
+        raise actions.CommsError(_("%(field)s is not a date and time: %(value)s")
+                                 % {"field": what, "value": value[:40]})
+    if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=ZoneInfo(settings.STATUS_TIME_ZONE))
     return parsed
 
 
-def _form_data(request, incident) -> dict[str, Any]:
-    post = request.POST
-    components = {slug: post.get(f"component-{slug}", "")
-                  for slug in incident.services.filter(is_component=True)
-                  .values_list("slug", flat=True)}
-    extra = post.get("add_component", "")
-    if extra:
-        components[extra] = post.get("add_component_status", ComponentStatus.MAJOR)
+def _local_input(moment: datetime | None) -> str:
+    """The value of a datetime-local input, in the status page's time zone: the zone
+    _local reads it back in, so a form sent back unchanged keeps the same time."""
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(settings.STATUS_TIME_ZONE)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _initial_form(incident) -> dict[str, Any]:
+    """The form as it opens: the public status as it is, the ETA as it is, each affected
+    component's suggested state."""
+    return {"status": incident.public_status, "body_en": "", "body_pt": "",
+            "eta": _local_input(incident.eta), "eta_unknown": incident.eta is None,
+            "components": suggested_states(incident)}
+
+
+def _posted_form(post) -> dict[str, Any]:
+    """The form as the user sent it, kept as typed so that it is shown again as it
+    was: every component row (the incident's own and those added before a preview),
+    plus the one being added now."""
+    components = {key.removeprefix("component-"): value for key, value in post.items()
+                  if key.startswith("component-") and value}
+    added = post.get("add_component", "")
+    if added:
+        components[added] = post.get("add_component_status") or ComponentStatus.MAJOR
     return {"status": post.get("status", ""), "body_en": post.get("body_en", ""),
-            "body_pt": post.get("body_pt", ""),
-            "eta": None if post.get("eta_unknown") else _local(post.get("eta", "")),
-            "components": {k: v for k, v in components.items() if v}}
+            "body_pt": post.get("body_pt", ""), "eta": post.get("eta", ""),
+            "eta_unknown": bool(post.get("eta_unknown")), "components": components}
+
+
+def _update_of(form: dict[str, Any]) -> dict[str, Any]:
+    """What the form asks to publish, as actions.prepare_update and publish_update take it."""
+    eta = None if form["eta_unknown"] else _local(form["eta"], _("The expected resolution"))
+    return {"status": form["status"], "body_en": form["body_en"], "body_pt": form["body_pt"],
+            "eta": eta, "components": form["components"]}
+
+
+def _component_rows(incident, chosen: dict[str, str]) -> tuple[list[dict], list[Service]]:
+    """One row per component of the update (the incident's own and those added), in
+    name order as the update lists them; and the components left to add."""
+    components = list(Service.objects.filter(is_component=True).order_by("name"))
+    affected = set(incident.services.filter(is_component=True).values_list("slug", flat=True))
+    rows = [{"service": c, "status": chosen.get(c.slug, ""), "added": c.slug not in affected}
+            for c in components if c.slug in affected or c.slug in chosen]
+    return rows, [c for c in components if c.slug not in affected and c.slug not in chosen]
 
 
 @login_required
 def compose(request, incident_id: int):
-    """Write an update; *Preview* shows every channel's rendering, *Publish* sends it."""
+    """Write an update; *Preview* shows every channel's rendering, *Publish* sends it.
+    Both go through actions.prepare_update, so the preview is what is sent; a publish
+    after a preview is refused when the form no longer says what was previewed."""
     require(request.user, "incident.communicate")
     incident = _incident(request, incident_id)
-    data: dict[str, Any] = {"status": incident.public_status, "body_en": "", "body_pt": "",
-                            "eta": incident.eta, "components": suggested_states(incident)}
-    previews = None
+    form = _posted_form(request.POST) if request.method == "POST" else _initial_form(incident)
+    draft, code = None, 200
     if request.method == "POST":
-        data = _form_data(request, incident)
         try:
-            if request.POST.get("action") == "publish":
-                actions.publish_update(incident, request.user, **data)
-                messages.success(request, _("Published on every channel."))
-                return redirect("incidents:room", incident.pk)
-            previews = _previews(incident, data)
-        except actions.CommsError as exc:
+            with transaction.atomic():
+                update = _update_of(form)
+                draft = actions.prepare_update(incident, **update)
+                previewed = request.POST.get("previewed", "")
+                if request.POST.get("action") == "publish":
+                    if not previewed or previewed == draft.digest():
+                        actions.publish_update(incident, request.user, **update)
+                        messages.success(request, _("Published on every channel."))
+                        return redirect("incidents:room", incident.pk)
+                    messages.error(request, _("The update changed since its preview: nothing "
+                                              "was published. Check the new preview below, "
+                                              "then publish."))
+                    code = 409
+        except (actions.CommsError, IllegalMove) as exc:
             messages.error(request, str(exc))
-        except Exception as exc:  # noqa: BLE001 - an illegal status move is shown, not a 500
-            from atalaia.incidents.lifecycle import IllegalMove
-
-            if not isinstance(exc, IllegalMove):
-                raise
-            messages.error(request, str(exc))
+            draft, code = None, 400
+    rows, others = _component_rows(incident, form["components"])
     return render(request, "comms/compose.html", {
-        "incident": incident, "data": data, "previews": previews,
+        "incident": incident, "form": form, "rows": rows, "others": others,
+        "previews": _previews(draft) if draft else None,
+        "digest": draft.digest() if draft else "",
         "statuses": PublicStatus.choices, "component_statuses": ComponentStatus.choices,
-        "components": Service.objects.filter(is_component=True).order_by("name"),
-        "affected": {s.slug: s for s in incident.services.filter(is_component=True)}})
+        "status_time_zone": settings.STATUS_TIME_ZONE}, status=code)
 
 
-def _previews(incident, data) -> dict:
-    names = [s.name for s in Service.objects.filter(slug__in=data["components"])]
-    body_en = data["body_en"] or texts.from_template(incident, data["status"], "en", names,
-                                                     data["eta"])
-    body_pt = data["body_pt"] or texts.from_template(incident, data["status"], "pt-br", names,
-                                                     data["eta"])
-    draft = texts.Draft(incident, data["status"], body_en, body_pt, data["eta"],
-                        [{"name": n} for n in names])
+def _previews(draft: texts.Draft) -> dict:
     return texts.previews(draft, CompanyChannel.objects.filter(enabled=True))
 
 
@@ -150,6 +194,22 @@ def link_ticket(request, incident_id: int):
     return redirect("incidents:room", incident.pk)
 
 
+@login_required
+@require_POST
+def broadcast_retry(request, broadcast_id: int):
+    """Expand a broadcast set aside after repeated failures again (its cause fixed)."""
+    require(request.user, "incident.communicate")
+    broadcast = get_object_or_404(Broadcast.objects.select_related("update"), pk=broadcast_id,
+                                  update__isnull=False)
+    assert broadcast.update is not None  # only an update's broadcasts are shown in a room
+    incident = _incident(request, broadcast.update.incident_id)
+    if broadcasts.retry(broadcast):
+        messages.success(request, _("The worker will send this message again."))
+    else:
+        messages.error(request, _("This message is not set aside: nothing to retry."))
+    return redirect("incidents:room", incident.pk)
+
+
 # -- scheduled maintenance -------------------------------------------------------------
 
 @login_required
@@ -163,8 +223,8 @@ def maintenance_list(request):
             actions.schedule_maintenance(request.user, {
                 "title_en": post.get("title_en", ""), "title_pt": post.get("title_pt", ""),
                 "body_en": post.get("body_en", ""), "body_pt": post.get("body_pt", ""),
-                "scheduled_for": _local(post.get("scheduled_for", "")),
-                "scheduled_until": _local(post.get("scheduled_until", ""))},
+                "scheduled_for": _local(post.get("scheduled_for", ""), _("From")),
+                "scheduled_until": _local(post.get("scheduled_until", ""), _("Until"))},
                 post.getlist("components"))
         except actions.CommsError as exc:
             messages.error(request, str(exc))
@@ -175,7 +235,7 @@ def maintenance_list(request):
         "maintenances": Maintenance.objects.prefetch_related("components")
         .order_by("-scheduled_for")[:100], "manage": manage,
         "components": Service.objects.filter(is_component=True).order_by("name"),
-        "statuses": MaintenanceStatus.choices})
+        "statuses": MaintenanceStatus.choices, "status_time_zone": settings.STATUS_TIME_ZONE})
 
 
 @login_required
@@ -256,7 +316,10 @@ def room_context(incident) -> dict:
     due = actions.next_update_due(incident, updates)
     return {"updates": updates, "next_update_due": due,
             "update_late": due is not None and due < timezone.now(), "macro": macro,
-            "tickets": incident.tickets.all(), "tracking_url": texts.tracking_url(incident)}
+            "tickets": incident.tickets.all(), "tracking_url": texts.tracking_url(incident),
+            "held": Broadcast.objects.filter(update__incident=incident,
+                                             status=BroadcastStatus.QUARANTINED)
+            .select_related("update", "channel")}
 
 
 def support_macro(update: Update, language: str) -> str:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from atalaia.accounts.models import User
 from atalaia.catalog.impact import compute, current_graph
 from atalaia.catalog.models import Service
-from atalaia.incidents import chain, gate
+from atalaia.incidents import events, gate
 from atalaia.incidents.lifecycle import (
     STAGE_PHASES,
     IllegalMove,
@@ -33,6 +33,8 @@ from atalaia.incidents.models import (
     Stage,
     TimelineEntry,
 )
+from atalaia.incidents.timeline import append_entry
+from atalaia.lib.text import first_line
 from atalaia.plans.actions import active_plan
 from atalaia.plans.schema import classify, describe
 
@@ -44,39 +46,6 @@ OUTCOMES = ("success", "failure", "partial", "unknown")
 
 class IncidentError(ValueError):
     """Input an action cannot accept; the message says what is wrong."""
-
-
-def _paging():
-    # Paging builds on incidents (its pages belong to one); imported when used so
-    # that the two modules can call each other.
-    from atalaia.oncall import paging
-
-    return paging
-
-
-def _name(actor: User | None) -> str:
-    return actor.username if actor is not None else "system"
-
-
-def append_entry(incident: Incident, kind: str, actor: User | None, body: dict) -> TimelineEntry:
-    """Add one entry to the chain. Takes the incident's row lock so that two
-    writers can never both link to the same previous entry."""
-    with transaction.atomic():
-        locked = Incident.objects.select_for_update().only(
-            "pk", "head_mac", "entry_count").get(pk=incident.pk)
-        now = timezone.now()
-        seq = locked.entry_count + 1
-        prev = locked.head_mac or chain.GENESIS
-        author_id = actor.pk if actor is not None else None
-        mac = chain.entry_mac(incident.pk, seq, kind, author_id, _name(actor), chain.iso(now),
-                              body, prev)
-        entry = TimelineEntry.objects.create(
-            incident_id=incident.pk, seq=seq, kind=kind, author_id=author_id,
-            author_name=_name(actor), created_at=now, body=body, prev_mac=prev, mac=mac)
-        Incident.objects.filter(pk=incident.pk).update(head_mac=mac, entry_count=seq,
-                                                       last_entry_at=now)
-        incident.head_mac, incident.entry_count, incident.last_entry_at = mac, seq, now
-    return entry
 
 
 def _services(slugs: Iterable[str]) -> list[Service]:
@@ -107,7 +76,10 @@ def _assess(incident: Incident, slugs: list[str]) -> tuple[str, str]:
 def declare_incident(actor: User | None, title: str, services: Iterable[str],
                      summary: str = "", security_risk: bool = False,
                      security_reason: str = "", confidential: bool = False) -> Incident:
-    title = (title or "").strip()
+    # A title is one line (it becomes e-mail subjects); what was written under its
+    # first line is kept, ahead of the summary.
+    title, rest = first_line(title or "")
+    summary = "\n\n".join(part for part in (rest, summary) if part)
     if not title:
         raise IncidentError("a title is required")
     if len(title) > 200:
@@ -133,7 +105,7 @@ def declare_incident(actor: User | None, title: str, services: Iterable[str],
         "level": level, "reason": reason, "confidential": confidential,
         "security_risk": security_risk, "impact": _impact_digest(incident.impact),
         "plan_version": plan_version.number if plan_version else None})
-    _paging().on_level(incident, actor, None, level)
+    events.announce(events.DECLARED, incident, actor, level=level)
     return incident
 
 
@@ -182,7 +154,8 @@ def _save_assessment(incident: Incident, actor: User | None, level: str, reason:
         append_entry(incident, EntryKind.LEVEL, actor,
                      {"from": old_level, "to": incident.level, "reason": reason,
                       "source": "plan"})
-        _paging().on_level(incident, actor, old_level, incident.level)
+        events.announce(events.LEVEL_CHANGED, incident, actor, old=old_level,
+                        new=incident.level)
 
 
 @transaction.atomic
@@ -210,16 +183,14 @@ def override_level(incident: Incident, actor: User, level: str, reason: str) -> 
                                                     "source": "override",
                                                     "plan_level": incident.plan_level})
     if level != old:
-        _paging().on_level(incident, actor, old, level)
+        events.announce(events.LEVEL_CHANGED, incident, actor, old=old, new=level)
 
 
 @transaction.atomic
 def move_stage(incident: Incident, actor: User | None, target: str, note: str = "") -> None:
     incident = _lock(incident)
-    from atalaia.review.models import Review  # review builds on incidents
-
-    check_stage_move(incident.stage, incident.public_status, target, Review.objects.filter(
-        incident=incident, completed_at__isnull=False).exists())
+    check_stage_move(incident.stage, incident.public_status, target,
+                     target == Stage.CLOSED and events.may_close(incident))
     now = timezone.now()
     ends, starts = STAGE_PHASES[target]
     PhaseWindow.objects.filter(incident=incident, phase__in=ends,
@@ -230,8 +201,57 @@ def move_stage(incident: Incident, actor: User | None, target: str, note: str = 
     incident.stage = target
     incident.save(update_fields=["stage"])
     append_entry(incident, EntryKind.STAGE, actor, {"from": old, "to": target, "text": note})
-    if target in (Stage.REVIEW, Stage.CLOSED):
-        _paging().stop_all(incident, actor, f"stage {target}")
+    events.announce(events.STAGE_MOVED, incident, actor, old=old, new=target)
+    if target == Stage.CLOSED:
+        events.announce(events.CLOSED, incident, actor)
+
+
+@transaction.atomic
+def retrigger(incident: Incident, reason: str) -> bool:
+    """Something new went wrong on an incident past its response (a signal joining it
+    in the resolution stage): it must not be absorbed in silence. The incident goes
+    back to response when the lifecycle allows it (not once the public status says
+    resolved: a person reopens that), the timeline says why, and RETRIGGERED makes
+    paging page the responders again, as PagerDuty re-triggers an incident. Nothing
+    happens in assessment or response, where the responders are already on it.
+    True when the incident was re-triggered."""
+    incident = _lock(incident)
+    if incident.stage in (Stage.ASSESSMENT, Stage.RESPONSE):
+        return False
+    if incident.stage == Stage.RESOLUTION and incident.public_status != PublicStatus.RESOLVED:
+        move_stage(incident, None, Stage.RESPONSE, reason)
+        incident.stage = Stage.RESPONSE
+    else:
+        why = ("reopen its public status to go back to response"
+               if incident.stage == Stage.RESOLUTION else "a review cannot go back")
+        append_entry(incident, EntryKind.NOTE, None, {
+            "event": "retriggered",
+            "text": f"{reason} (the incident stays in {incident.stage}: {why})"})
+    # A new problem is not acknowledged, whatever its source said of the old ones.
+    Incident.objects.filter(pk=incident.pk).update(acknowledged_at=None)
+    incident.acknowledged_at = None
+    events.announce(events.RETRIGGERED, incident, None, reason=reason)
+    return True
+
+
+@transaction.atomic
+def acknowledge_at_source(incident: Incident, source: str, reason: str) -> bool:
+    """The incident's alerts were acknowledged where they come from: as a PagerDuty
+    incident is acknowledged by its alert, the incident is acknowledged, and
+    ACKNOWLEDGED makes paging stop its escalations and cancel the notifications not
+    yet sent in this same transaction (not at the worker's next step). Once only,
+    and not after resolution, when paging has stopped already. True when it was
+    acknowledged now."""
+    incident = _lock(incident, closed_ok=True)
+    if incident.acknowledged_at is not None or incident.stage in (Stage.REVIEW, Stage.CLOSED):
+        return False
+    incident.acknowledged_at = timezone.now()
+    incident.save(update_fields=["acknowledged_at"])
+    append_entry(incident, EntryKind.SIGNAL, None, {
+        "event": "acknowledged", "source": source, "service": None,
+        "summary": "incident acknowledged; escalation stops", "reason": reason})
+    events.announce(events.ACKNOWLEDGED, incident, None, source=source)
+    return True
 
 
 def _open_window(incident: Incident, phase: str, now: datetime) -> None:
@@ -244,7 +264,10 @@ def _open_window(incident: Incident, phase: str, now: datetime) -> None:
 
 @transaction.atomic
 def set_public_status(incident: Incident, actor: User | None, target: str,
-                      message: str = "") -> None:
+                      message: str = "", closing: dict | None = None) -> None:
+    """Move the public status. Resolving announces RESOLVED: comms publishes the one
+    closing update (`closing` carries what the caller asked it to say: texts, ETA,
+    component changes), paging stops and the review opens."""
     incident = _lock(incident)
     check_status_move(incident.stage, incident.public_status, target)
     if target == PublicStatus.RESOLVED:
@@ -266,13 +289,9 @@ def set_public_status(incident: Incident, actor: User | None, target: str,
         _open_window(incident, Phase.COMMUNICATION, now)
     incident.save(update_fields=["public_status", "communication_open"])
     append_entry(incident, EntryKind.STATUS, actor, {"from": old, "to": target, "text": message})
+    events.announce(events.STATUS_MOVED, incident, actor, old=old, new=target, message=message)
     if target == PublicStatus.RESOLVED:
-        _paging().stop_all(incident, actor, "resolved")
-        from atalaia.comms.actions import announce_closing  # comms and review build on
-        from atalaia.review.actions import open_review  # incidents: imported when used
-
-        announce_closing(incident, actor, message)
-        open_review(incident, actor)
+        events.announce(events.RESOLVED, incident, actor, message=message, closing=closing)
 
 
 @transaction.atomic
@@ -353,13 +372,7 @@ def set_resolution(incident: Incident, actor: User, root_cause: str, permanent_f
     append_entry(incident, EntryKind.RESOLUTION, actor,
                  {"root_cause": incident.root_cause, "permanent_fix": incident.permanent_fix,
                   "temporary": temporary})
-    from atalaia.review.models import Review  # review builds on incidents
-
-    review = Review.objects.filter(incident=incident).first()
-    if newly_temporary and review is not None:
-        from atalaia.review.actions import add_permanent_fix_item
-
-        add_permanent_fix_item(review, incident, actor)
+    events.announce(events.RESOLUTION_SET, incident, actor, newly_temporary=newly_temporary)
 
 
 def _lock(incident: Incident, closed_ok: bool = False) -> Incident:

@@ -6,13 +6,14 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 from pydantic import BaseModel, Field
 
+from atalaia.accounts.apiauth import allow
 from atalaia.accounts.models import User
 from atalaia.catalog.impact import with_paths
 from atalaia.incidents import actions, gate
 from atalaia.incidents.actions import IncidentError
 from atalaia.incidents.models import ChecklistItem, Incident, VerificationCheck
 from atalaia.incidents.visibility import visible_incidents
-from atalaia.lib.apiutil import ERRORS, Input, allow
+from atalaia.lib.apiutil import ERRORS, Input
 
 router = Router(tags=["incidents"])
 

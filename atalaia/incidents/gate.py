@@ -2,17 +2,23 @@
 *resolved*, from the plan's `verification` for the incident's level.
 
 - every monitor of the affected services up for `green_minutes` in a row (a monitor
-  that goes down again starts the count over: it is measured from its last change);
+  that goes down again starts the count over: it is measured from its last change).
+  A service no monitor covers gives no evidence: the gate names it and blocks, unless
+  the plan's `unmonitored: sign_off` lets the commander's sign-off vouch for it;
 - each listed manual check ticked by a member of its team, or by the holder of its
   incident role;
 - the commander's sign-off (unless the plan says `signoff: false`).
 
 An admin may force the gate with a written reason, which the timeline and the
 review show.
+
+Monitors belong to a phase above this layer: monitoring registers what its monitors
+read (`provide_monitor_readings`, from its AppConfig.ready), and the gate asks it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,6 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from atalaia.accounts.models import AccountRole, User
+from atalaia.catalog.models import Service, Team
 from atalaia.incidents.models import (
     EntryKind,
     Incident,
@@ -28,10 +35,38 @@ from atalaia.incidents.models import (
     RoleAssignment,
     VerificationCheck,
 )
+from atalaia.incidents.timeline import append_entry
 
 
 class GateError(ValueError):
     """A gate action that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class MonitorReading:
+    """One monitor (not paused) of an affected service, as the gate needs it."""
+    name: str
+    service_id: int
+    up: bool
+    since: datetime | None  # its last change of state
+
+
+MonitorReadings = Callable[[list[Service]], Iterable[MonitorReading]]
+_provider: list[MonitorReadings] = []
+
+
+def provide_monitor_readings(provider: MonitorReadings) -> None:
+    """Called once by the monitoring app: how the gate reads the services' monitors."""
+    _provider[:] = [provider]
+
+
+def monitor_readings_provider() -> MonitorReadings | None:
+    return _provider[0] if _provider else None
+
+
+def _readings(services: list[Service]) -> list[MonitorReading]:
+    # Without monitoring installed nothing covers any service: no evidence.
+    return list(_provider[0](services)) if _provider and services else []
 
 
 @dataclass
@@ -44,6 +79,9 @@ class Item:
     check: int | None = None  # the VerificationCheck, for a manual check
     team: str = ""  # who may tick it: a team's slug, or an incident role
     role: str = ""
+    # A monitors item that the commander's sign-off stands in for (services no
+    # monitor covers, when the plan allows it).
+    vouched: bool = False
 
 
 @dataclass
@@ -86,10 +124,8 @@ def evaluate(incident: Incident, now: datetime | None = None) -> Gate:
     gate = Gate(forced=incident.gate_forced_reason)
     if not rules:
         return gate
-    gate.items.append(_monitors(incident, rules.get("green_minutes", 0), now))
+    gate.items.append(_monitors(incident, rules, now))
     portuguese = (translation.get_language() or "").startswith("pt")
-    from atalaia.catalog.models import Team
-
     teams = dict(Team.objects.values_list("slug", "name"))
     for check in ensure_checks(incident):
         who = (_("a member of %(team)s") % {"team": teams.get(check.team, check.team)}
@@ -100,7 +136,8 @@ def evaluate(incident: Incident, now: datetime | None = None) -> Gate:
             _("ticked by %(user)s") % {"user": check.done_by} if check.done_at
             else _("to be ticked by %(who)s") % {"who": who}, check=check.pk,
             team=check.team, role=check.role))
-    if rules.get("signoff", True):
+    vouching = any(item.vouched for item in gate.items)
+    if rules.get("signoff", True) or vouching:
         gate.items.append(Item("signoff", _("the commander's sign-off"),
                                incident.signed_off_at is not None,
                                _("signed off by %(user)s") % {"user": incident.signed_off_by}
@@ -108,24 +145,40 @@ def evaluate(incident: Incident, now: datetime | None = None) -> Gate:
     return gate
 
 
-def _monitors(incident: Incident, minutes: int, now: datetime) -> Item:
-    from atalaia.monitoring.models import Monitor, MonitorState
-
+def _monitors(incident: Incident, rules: dict, now: datetime) -> Item:
+    minutes = rules.get("green_minutes", 0)
     label = _("monitors up for %(minutes)s min in a row") % {"minutes": minutes}
-    monitors = list(Monitor.objects.filter(service__in=incident.services.all())
-                    .exclude(state=MonitorState.PAUSED))
-    if not monitors:
-        return Item("monitors", label, True, _("the affected services have no monitors"))
-    down = [m.name for m in monitors if m.state != MonitorState.UP]
+    services = list(incident.services.order_by("name"))
+    readings = _readings(services)
+    covered = {r.service_id for r in readings}
+    uncovered = [s.name for s in services if s.pk not in covered]
+    if uncovered or not readings:  # not readings: no service left in the catalog
+        return _unmonitored(incident, rules, label,
+                            ", ".join(uncovered) or _("the affected services"))
+    down = [r.name for r in readings if not r.up]
     if down:
         return Item("monitors", label, False, _("not up: %(names)s") % {"names": ", ".join(down)})
-    since = max(m.state_since or now for m in monitors)
+    since = max(r.since or now for r in readings)
     remaining = since + timedelta(minutes=minutes) - now
     if remaining > timedelta(0):
         return Item("monitors", label, False, _("all up, %(minutes)s min to go") % {
             "minutes": int(remaining.total_seconds() // 60) + 1}, remaining)
     return Item("monitors", label, True, _("all up since %(time)s") % {
         "time": timezone.localtime(since).strftime("%H:%M")})
+
+
+def _unmonitored(incident: Incident, rules: dict, label: str, names: str) -> Item:
+    """Nothing measures these services, so nothing says they are back: the item
+    fails, unless the plan lets the commander's sign-off vouch for them."""
+    missing = _("no monitor covers %(services)s") % {"services": names}
+    if rules.get("unmonitored", "block") != "sign_off":
+        return Item("monitors", label, False, missing)
+    if incident.signed_off_at is None:
+        return Item("monitors", label, False, _("%(missing)s: the commander's sign-off must "
+                                                "vouch for it") % {"missing": missing},
+                    vouched=True)
+    return Item("monitors", label, True, _("%(missing)s: vouched for by %(user)s's sign-off")
+                % {"missing": missing, "user": incident.signed_off_by}, vouched=True)
 
 
 def check_resolvable(incident: Incident, now: datetime | None = None) -> None:
@@ -137,8 +190,6 @@ def check_resolvable(incident: Incident, now: datetime | None = None) -> None:
 
 
 def _entry(incident: Incident, actor: User, body: dict) -> None:
-    from atalaia.incidents.actions import append_entry
-
     append_entry(incident, EntryKind.GATE, actor, body)
 
 
@@ -151,8 +202,6 @@ def tick(check: VerificationCheck, actor: User) -> None:
         check.role and RoleAssignment.objects.filter(incident=check.incident, role=check.role,
                                                      user=actor).exists())
     if not allowed:
-        from atalaia.catalog.models import Team
-
         team = Team.objects.filter(slug=check.team).values_list("name", flat=True).first()
         who = (_("a member of %(team)s") % {"team": team or check.team} if check.team
                else str(IncidentRole(check.role).label))

@@ -1,6 +1,5 @@
 import json
 import time
-from datetime import timedelta
 
 from django import forms
 from django.conf import settings
@@ -19,7 +18,7 @@ from atalaia.accounts.permissions import can, require
 from atalaia.catalog.graphsvg import GraphUnavailable, render_svg
 from atalaia.catalog.impact import compromised_slugs, current_graph, with_paths
 from atalaia.catalog.models import Service
-from atalaia.incidents import actions, gate, live
+from atalaia.incidents import actions, events, gate, live
 from atalaia.incidents.models import (
     ChecklistItem,
     Incident,
@@ -130,43 +129,13 @@ def room(request, incident_id: int):
         "may": {cap: can(request.user, "incident." + cap)
                 for cap in ("command", "respond", "communicate", "note")},
         "portuguese": lang.lower().startswith("pt"),
-        "changes": _changes_before(incident),
-        "signals": incident.signals.select_related("service").order_by("-last_seen_at")[:50],
-        "pages": _paging().incident_pages(incident),
-        "comms": _comms_context(incident),
         "gate": gate.evaluate(incident) if incident.stage == Stage.RESOLUTION else None,
         "gate_may": gate.may(incident, request.user) if incident.stage == Stage.RESOLUTION
         else None,
-        "remote": _remote_context(incident, request.user),
-        "escalations": incident.escalations.filter(status__in=_paging().RUNNING),
+        # The phases' panels (signals and changes, pages, communication, remote runs),
+        # registered by each phase: incidents knows none of them.
+        **events.room_panels(incident, request.user),
     })
-
-
-def _remote_context(incident, user):
-    from atalaia.remote.views import room_context  # remote builds on incidents
-
-    return room_context(incident, user)
-
-
-def _comms_context(incident):
-    from atalaia.comms.views import room_context  # comms builds on incidents
-
-    return room_context(incident)
-
-
-def _paging():
-    from atalaia.oncall import paging  # oncall builds on incidents
-
-    return paging
-
-
-def _changes_before(incident: Incident) -> list:
-    """Deploys and other changes in the hours before the incident: the usual suspects."""
-    from atalaia.intake.models import ChangeEvent
-
-    since = incident.declared_at - timedelta(hours=settings.CHANGES_LOOKBACK_HOURS)
-    return list(ChangeEvent.objects.filter(happened_at__gte=since,
-                                           happened_at__lte=incident.declared_at)[:20])
 
 
 def _phases(incident: Incident) -> list[dict]:

@@ -19,10 +19,12 @@ from django.utils import timezone
 from atalaia.accounts.actions import audit
 from atalaia.accounts.models import User
 from atalaia.catalog.models import Service
+from atalaia.incidents import actions as incident_actions
 from atalaia.incidents.models import EntryKind, Incident
 from atalaia.intake.formats.common import Event
 from atalaia.intake.models import ChangeEvent, Integration, Signal, SignalStatus
 from atalaia.lib.crypto import sha256_hex
+from atalaia.lib.text import as_title
 
 
 @transaction.atomic
@@ -111,6 +113,23 @@ def apply_events(integration: Integration | None, source: str, events: list[Even
         signal.save(update_fields=sorted(names))
     if new:
         Signal.objects.bulk_create(new)
+    _acknowledge_incidents(source, [signal for signal, names in changed.values()
+                                    if "acknowledged_at" in names
+                                    and signal.status == SignalStatus.ACKNOWLEDGED])
+
+
+def _acknowledge_incidents(source: str, acknowledged: list[Signal]) -> None:
+    """As in PagerDuty, an alert acknowledged at its source acknowledges its incident,
+    in the transaction that stores the acknowledgement (not at the worker's next step):
+    its escalations stop and its notifications not yet sent are cancelled at once. An
+    incident that several live signals feed waits until every one is acknowledged."""
+    ids = {signal.incident_id for signal in acknowledged if signal.incident_id}
+    for incident in Incident.objects.filter(pk__in=ids, acknowledged_at__isnull=True)\
+            .order_by("pk"):
+        if not incident.signals.filter(status=SignalStatus.OPEN).exists():
+            incident_actions.acknowledge_at_source(
+                incident, source,
+                "every open signal of this incident was acknowledged at its source")
 
 
 def _services_by_slug(events: list[Event]) -> dict[str, Service]:
@@ -205,17 +224,16 @@ class SignalError(ValueError):
 @transaction.atomic
 def declare_from_signal(signal: Signal, actor: User) -> Incident:
     """A person decides that a signal from the inbox is an incident."""
-    from atalaia.incidents.actions import append_entry, declare_incident
-
     signal = _lock_live(signal)
     if signal.service is None:
         raise SignalError("this signal names no known service: declare the incident by "
                           "hand with the affected services")
-    incident = declare_incident(actor, signal.summary[:200], [signal.service.slug],
-                                summary=f"Declared from a {signal.severity} signal "
-                                        f"({signal.source}: {signal.dedup_key}).")
+    incident = incident_actions.declare_incident(
+        actor, as_title(signal.summary, 200), [signal.service.slug],
+        summary=f"Declared from a {signal.severity} signal "
+                f"({signal.source}: {signal.dedup_key}).")
     Signal.objects.filter(pk=signal.pk).update(incident=incident)
-    append_entry(incident, EntryKind.SIGNAL, actor, {
+    incident_actions.append_entry(incident, EntryKind.SIGNAL, actor, {
         "signal": signal.pk, "event": "joined", "summary": signal.summary,
         "service": signal.service.slug, "source": signal.source,
         "reason": "declared by a person from the inbox"})
@@ -224,14 +242,12 @@ def declare_from_signal(signal: Signal, actor: User) -> Incident:
 
 @transaction.atomic
 def attach_signal(signal: Signal, incident: Incident, actor: User) -> None:
-    from atalaia.incidents.actions import append_entry, set_affected_services
-
     signal = _lock_live(signal)
     Signal.objects.filter(pk=signal.pk).update(incident=incident)
     slugs = list(incident.services.values_list("slug", flat=True))
     if signal.service is not None and signal.service.slug not in slugs:
-        set_affected_services(incident, actor, [*slugs, signal.service.slug])
-    append_entry(incident, EntryKind.SIGNAL, actor, {
+        incident_actions.set_affected_services(incident, actor, [*slugs, signal.service.slug])
+    incident_actions.append_entry(incident, EntryKind.SIGNAL, actor, {
         "signal": signal.pk, "event": "joined", "summary": signal.summary,
         "service": signal.service.slug if signal.service else None, "source": signal.source,
         "reason": "attached by a person"})
@@ -243,3 +259,14 @@ def dismiss_signal(signal: Signal, actor: User) -> None:
     Signal.objects.filter(pk=signal.pk).update(
         status=SignalStatus.RESOLVED, resolved_at=timezone.now(), dismissed_by=actor,
         needs_grouping=False)
+
+
+@transaction.atomic
+def retry_grouping(signal: Signal, actor: User) -> None:
+    """Group a quarantined signal again, now (a person decided to): its attempts
+    start over."""
+    if not Signal.objects.filter(pk=signal.pk, quarantined_at__isnull=False).update(
+            needs_grouping=True, grouping_attempts=0, grouping_retry_at=None,
+            quarantined_at=None):
+        raise SignalError("this signal is not set aside: nothing to retry")
+    audit(actor, "signal.retry_grouping", "signal", f"{signal.source}: {signal.dedup_key}")

@@ -5,11 +5,12 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 from pydantic import BaseModel, Field
 
+from atalaia.accounts.apiauth import allow
 from atalaia.catalog.models import Service
 from atalaia.incidents.visibility import visible_incidents
 from atalaia.intake import actions
 from atalaia.intake.models import Integration, Signal
-from atalaia.lib.apiutil import ERRORS, Input, allow
+from atalaia.lib.apiutil import ERRORS, Input
 
 router = Router(tags=["intake"])
 

@@ -40,12 +40,9 @@ class IntakeFront:
         return self.application(environ, start_response)
 
     def _answer(self, route: str, match: re.Match, environ: dict) -> receive.Answer:
-        length = receive.content_length(environ.get("CONTENT_LENGTH"))
-        if isinstance(length, receive.Answer):
-            return length
-        if length > settings.INTAKE_MAX_BYTES:
-            return receive.too_large()
-        raw = environ["wsgi.input"].read(length) if length else b""
+        raw = self._body(environ)
+        if isinstance(raw, receive.Answer):
+            return raw
         if route == "pagerduty":
             return receive.pagerduty_event(raw)
         if route == "pagerduty_change":
@@ -54,6 +51,22 @@ class IntakeFront:
         key = receive.webhook_key(match.group(2), environ.get("HTTP_AUTHORIZATION", ""),
                                   (query.get("key") or [""])[0])
         return receive.webhook(match.group(1), raw, key)
+
+    @staticmethod
+    def _body(environ: dict) -> bytes | receive.Answer:
+        """The body by its Content-Length or, sent chunked without one, up to the end
+        the server marks (gunicorn sets wsgi.input_terminated): never more than the
+        limit, and a huge one is refused before it is read."""
+        limit = settings.INTAKE_MAX_BYTES
+        if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            raw = environ["wsgi.input"].read(limit + 1)
+            return receive.too_large() if len(raw) > limit else raw
+        length = receive.content_length(environ.get("CONTENT_LENGTH"))
+        if isinstance(length, receive.Answer):
+            return length
+        if length > limit:
+            return receive.too_large()
+        return environ["wsgi.input"].read(length) if length else b""
 
     @staticmethod
     def _respond(answer: receive.Answer, start_response: Callable) -> list[bytes]:

@@ -9,6 +9,13 @@ shared by every request that arrived meanwhile, instead of paid by each.
 
 A caller already inside a transaction (a test, a management command) commits
 with it instead: `submit` then runs the batch in its own thread.
+
+A request that gives up waiting answers 503, which must mean "not stored, and
+never will be": otherwise the client's retry of an event without a dedup key
+makes a second signal. So each item is sealed by the committer just before its
+transaction commits, and a caller can give up only on an unsealed item; an item
+given up is left out of the commit (the batch is rolled back and written again
+without it). Once sealed, the caller waits for the commit's own outcome.
 """
 
 from __future__ import annotations
@@ -44,10 +51,36 @@ class Item:
     events: list[Event] = field(default_factory=list)
     change: dict | None = None
     future: Future = field(default_factory=Future)
+    given_up: bool = False
+    sealed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def count(self) -> int:
         return 1 if self.change is not None else len(self.events)
+
+    def give_up(self) -> bool:
+        """The caller stops waiting: True if the item will therefore never be
+        written, False if it is already being committed (then wait for that)."""
+        with self._lock:
+            if not self.sealed:
+                self.given_up = True
+            return self.given_up
+
+    def seal(self) -> bool:
+        """The committer is about to commit the item: False if its caller gave up."""
+        with self._lock:
+            if not self.given_up:
+                self.sealed = True
+            return self.sealed
+
+
+class GivenUp(Exception):
+    """Items of a batch whose callers stopped waiting before it could commit."""
+
+    def __init__(self, items: list[Item]) -> None:
+        super().__init__(f"{len(items)} request(s) gave up waiting")
+        self.items = items
 
 
 @dataclass(frozen=True)
@@ -76,7 +109,9 @@ class Committer:
         try:
             return item.future.result(timeout=WAIT_SECONDS)
         except TimeoutError:
-            return Outcome(False, "error")
+            if item.give_up():
+                return Outcome(False, "error")
+            return item.future.result()  # sealed: its commit is under way
 
     def _ensure_thread(self) -> None:
         # A forked web worker starts its own committer: threads do not survive fork.
@@ -95,6 +130,7 @@ class Committer:
                     self.wakeup.wait()
                 batch = [self.waiting.popleft()
                          for _ in range(min(BATCH, len(self.waiting)))]
+            batch = [item for item in batch if not item.given_up]  # seal() decides
             if batch:
                 apply_batch(batch)
             elif self.closing.is_set():
@@ -119,6 +155,13 @@ def apply_batch(items: list[Item]) -> None:
     so that one bad item costs only its own answer."""
     try:
         outcomes = _commit(items)
+    except GivenUp as gone:
+        _answer_given_up(gone.items)
+        given_up = {id(item) for item in gone.items}
+        rest = [item for item in items if id(item) not in given_up]
+        if rest:
+            apply_batch(rest)
+        return
     except Exception:
         if len(items) == 1:
             log.exception("intake: committing an event failed")
@@ -141,7 +184,16 @@ def _commit(items: list[Item]) -> list[Outcome]:
         for item, outcome in zip(items, outcomes, strict=True):
             if outcome.accepted and item.change is not None:
                 actions.record_change(integrations[item.key], item.change)
+        given_up = [item for item in items if not item.seal()]
+        if given_up:
+            raise GivenUp(given_up)  # rolls the batch back; it is written again without them
     return outcomes
+
+
+def _answer_given_up(items: list[Item]) -> None:
+    # Nobody reads these answers any more; they are set so that no future stays open.
+    for item in items:
+        item.future.set_result(Outcome(False, "error"))
 
 
 def _integrations(items: list[Item]) -> dict[str, Integration]:

@@ -92,6 +92,13 @@ class Signal(models.Model):
     in_maintenance = models.BooleanField(default=False)
     # Set when the worker has grouped the latest change into an incident (or the inbox).
     needs_grouping = models.BooleanField(default=True, db_index=True)
+    # Grouping that keeps failing on this signal: attempts, when to try again, and,
+    # after ROW_MAX_ATTEMPTS, quarantine: no more automatic attempts, the error shown
+    # in the inbox, so that one bad signal never stops the others.
+    grouping_attempts = models.PositiveSmallIntegerField(default=0)
+    grouping_retry_at = models.DateTimeField(null=True, blank=True)
+    grouping_error = models.TextField(blank=True)
+    quarantined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_seen_at"]

@@ -19,8 +19,7 @@ from atalaia.intake import actions, groupcommit
 from atalaia.intake.formats import alertmanager, generic, pagerduty
 from atalaia.intake.formats.common import InvalidEvent
 from atalaia.intake.models import IntegrationKind
-from atalaia.web.middleware import JSON_NUL
-from atalaia.web.middleware import MESSAGE as NUL_MESSAGE
+from atalaia.lib import jsondoc
 
 PAGERDUTY = (IntegrationKind.PAGERDUTY,)
 
@@ -59,15 +58,12 @@ def content_length(value: str | None) -> int | Answer:
 
 
 def decode(raw: bytes) -> Any:
-    """The JSON body, or an Answer saying why there is none."""
-    if len(raw) > settings.INTAKE_MAX_BYTES:
-        return too_large()
-    if b"\x00" in raw or JSON_NUL.search(raw):
-        return invalid([NUL_MESSAGE])
+    """The JSON body, or an Answer saying why there is none: a 4xx, never retried,
+    for a body that could never be stored."""
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return invalid(["the body is not valid JSON"])
+        return jsondoc.parse(raw, max_bytes=settings.INTAKE_MAX_BYTES)
+    except jsondoc.JSONInputError as exc:
+        return invalid([str(exc)], exc.status)
 
 
 def pagerduty_event(raw: bytes) -> Answer:

@@ -5,6 +5,7 @@ not know, and answer only after the events are committed."""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -81,8 +82,13 @@ def inbox(request):
     grouped = (Signal.objects.filter(status=status, incident__in=visible_incidents(
         request.user).values("pk")).select_related("service", "incident")
         .order_by("-last_seen_at")[:200])
+    # Signals the worker kept failing to group, set aside with their error.
+    quarantined = (Signal.objects.filter(
+        Q(incident__isnull=True) | Q(incident__in=visible_incidents(request.user).values("pk")),
+        quarantined_at__isnull=False).exclude(status=SignalStatus.RESOLVED)
+        .select_related("service", "integration").order_by("-quarantined_at")[:200])
     return render(request, "intake/inbox.html", {
-        "signals": signals, "grouped": grouped, "status": status,
+        "signals": signals, "grouped": grouped, "status": status, "quarantined": quarantined,
         "statuses": SignalStatus.choices,
         "incidents": visible_incidents(request.user).filter(
             stage__in=("assessment", "response", "resolution")).order_by("-declared_at")[:50],
@@ -94,10 +100,12 @@ def inbox(request):
 @require_POST
 def decide(request, signal_id: int, decision: str):
     capability = {"declare": "incident.declare", "attach": "incident.respond",
-                  "dismiss": "incident.respond"}.get(decision)
+                  "dismiss": "incident.respond", "retry": "incident.respond"}.get(decision)
     if capability is None:
         raise Http404("unknown decision")
     require(request.user, capability)
+    if decision == "retry":  # a set-aside signal may already belong to an incident
+        return _retry(request, get_object_or_404(Signal, pk=signal_id))
     signal = get_object_or_404(Signal, pk=signal_id, incident__isnull=True)
     try:
         if decision == "declare":
@@ -111,6 +119,16 @@ def decide(request, signal_id: int, decision: str):
             actions.dismiss_signal(signal, request.user)
     except actions.SignalError as exc:
         messages.error(request, str(exc))
+    return redirect("signals")
+
+
+def _retry(request, signal: Signal):
+    try:
+        actions.retry_grouping(signal, request.user)
+    except actions.SignalError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The worker will group this signal again."))
     return redirect("signals")
 
 

@@ -3,6 +3,13 @@
 The plan and the catalog are files people write by hand; an error must say
 which key, on which line, is wrong, and a misspelt key is an error rather than
 something silently ignored.
+
+Every YAML document Atalaia reads comes through `load`, and may come from
+anyone allowed to validate a plan: it is read within limits. YAML aliases
+(`*name`) repeat an anchored value without repeating its text, so 439 bytes of
+nested aliases expand to hundreds of millions of values; the expansion is
+therefore counted and stopped, as are the size, the depth and the number of
+aliases.
 """
 
 from __future__ import annotations
@@ -15,6 +22,15 @@ import yaml
 
 Path = tuple[str | int, ...]
 
+# Far larger than any plan, catalog, runbook or monitor file written by hand.
+MAX_CHARACTERS = 1_000_000
+# Deep enough for every schema of ours; far from Python's recursion limit for the
+# parser and the checkers, which recurse once per level.
+MAX_DEPTH = 50
+# Anchors and aliases are allowed (they save repetition), within small bounds.
+MAX_ALIASES = 100
+MAX_ALIAS_COPIES = 10_000  # values produced by aliases beyond the document's own
+
 
 class DocumentError(ValueError):
     """A document that does not follow its schema: every problem, each with its line."""
@@ -24,10 +40,17 @@ class DocumentError(ValueError):
         self.problems = problems
 
 
+class LimitError(DocumentError):
+    """A document refused for its size, depth or aliases, before being read whole:
+    an HTTP answer to it is 413, since no schema problem was looked for."""
+
+
 def load(text: str) -> tuple[Any, dict[Path, int]]:
     """Parse YAML into plain Python objects plus the line number of every path."""
+    if len(text) > MAX_CHARACTERS:
+        raise LimitError([f"the document is longer than {MAX_CHARACTERS} characters"])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node, nodes = _compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
@@ -36,10 +59,64 @@ def load(text: str) -> tuple[Any, dict[Path, int]]:
     lines: dict[Path, int] = {}
     if node is None:
         return None, lines
-    return _convert(node, (), lines), lines
+    budget = _Budget(nodes + MAX_ALIAS_COPIES)
+    return _convert(node, (), lines, budget), lines
 
 
-def _convert(node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
+def _compose(text: str) -> tuple[yaml.Node | None, int]:
+    """The node graph and its number of nodes (the reader checks the text first)."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node(), loader.nodes
+    finally:
+        loader.dispose()
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """Composes the node graph (aliases stay shared, so this is cheap) while
+    counting nodes and aliases and refusing too deep a nesting."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.nodes = self.aliases = self.depth = 0
+
+    def compose_node(self, parent, index):
+        line = self.peek_event().start_mark.line + 1
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise LimitError([f"line {line}: more than {MAX_ALIASES} aliases (*name)"])
+            return super().compose_node(parent, index)
+        self.nodes += 1
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise LimitError([f"line {line}: nested more than {MAX_DEPTH} levels deep"])
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _Budget:
+    """How many more values the conversion may produce: the document's own nodes
+    plus a bounded number of copies made by aliases."""
+
+    def __init__(self, values: int) -> None:
+        self.left = values
+        self.scalars = yaml.SafeLoader("")
+
+    def spend(self, node: yaml.Node, path: Path) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise LimitError([f"line {node.start_mark.line + 1}: aliases expand to more than "
+                              f"{MAX_ALIAS_COPIES} values"])
+        if len(path) > MAX_DEPTH:  # an alias inside its own anchor repeats forever
+            raise LimitError([f"line {node.start_mark.line + 1}: {_dotted(path[:3])}…: "
+                              f"nested more than {MAX_DEPTH} levels deep"])
+
+
+def _convert(node: yaml.Node, path: Path, lines: dict[Path, int], budget: _Budget) -> Any:
+    budget.spend(node, path)
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -48,12 +125,12 @@ def _convert(node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
             if key in result:
                 raise DocumentError([f"line {key_node.start_mark.line + 1}: "
                                      f"{_dotted(path + (key,))}: key appears twice"])
-            result[key] = _convert(value_node, path + (key,), lines)
+            result[key] = _convert(value_node, path + (key,), lines, budget)
             lines[path + (key,)] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, path + (i,), lines) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+        return [_convert(item, path + (i,), lines, budget) for i, item in enumerate(node.value)]
+    return budget.scalars.construct_object(node, deep=True)
 
 
 def _dotted(path: Path) -> str:

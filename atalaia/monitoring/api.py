@@ -14,9 +14,10 @@ from ninja import Query, Router, Status
 from ninja.errors import HttpError
 from pydantic import BaseModel, Field
 
+from atalaia.accounts.apiauth import allow
 from atalaia.accounts.permissions import can
 from atalaia.catalog.models import Service
-from atalaia.lib.apiutil import ERRORS, Input, allow
+from atalaia.lib.apiutil import ERRORS, Input
 from atalaia.monitoring import actions, summary
 from atalaia.monitoring.models import CheckRecord, Monitor, MonitorKind, ProbeState
 

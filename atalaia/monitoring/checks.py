@@ -44,6 +44,8 @@ import psycopg
 import pymysql
 from cryptography import x509
 
+from atalaia.lib import jsondoc
+
 UP, DEGRADED, DOWN = "up", "degraded", "down"
 MAX_BODY_BYTES = 1 << 20
 MAX_DRAIN_BYTES = 64 << 10  # read and dropped to keep the connection; larger: closed
@@ -339,9 +341,9 @@ def _body_problem(check: HttpCheck, text: str, truncated: bool) -> str | None:
 
 
 def _json_problem(path: str, expected: Any, text: str, where: str) -> str | None:
-    try:
-        document = json.loads(text)
-    except ValueError:
+    try:  # the monitored server's JSON, nested however deep it likes: the one JSON door
+        document = jsondoc.parse(text.encode(), max_bytes=MAX_BODY_BYTES * 4, allow_nul=True)
+    except jsondoc.JSONInputError:
         return f"the body is not JSON{where}"
     try:
         found = _json_lookup(document, path)

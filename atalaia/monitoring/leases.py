@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Q
 
-from atalaia.monitoring.models import Monitor, MonitorKind, ProbeState
-from atalaia.web.models import ProcessBeat
+from atalaia.monitoring.models import Monitor, MonitorKind, ProbeState, ProcessBeat
 
 # What a prober needs of each monitor it holds.
 FIELDS = ("monitor_id", "state", "failures", "successes", "monitor__kind", "monitor__config",

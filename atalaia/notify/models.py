@@ -32,14 +32,11 @@ class Delivery(models.Model):
     body = models.TextField()
     # Extra headers: List-Unsubscribe for e-mail, the signature for a signed webhook.
     headers = models.JSONField(default=dict, blank=True)
-    purpose = models.CharField(max_length=32, blank=True)  # page, update, verification, …
+    # page, update, verification, …: who queued it hears its results (outbox.on_result)
+    purpose = models.CharField(max_length=32, blank=True)
     idempotency_key = models.CharField(max_length=200, unique=True)
     incident = models.ForeignKey("incidents.Incident", null=True, blank=True,
                                  on_delete=models.SET_NULL, related_name="deliveries")
-    # The page this message is one notification of: acknowledging the page
-    # cancels the ones not yet sent, and each result goes to the incident's timeline.
-    page = models.ForeignKey("oncall.Page", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="deliveries")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices,
                               default=DeliveryStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 import apprise
@@ -33,10 +34,13 @@ from django.utils import timezone
 
 from atalaia.lib import outbound
 from atalaia.lib.crypto import decrypt, encrypt
+from atalaia.lib.text import one_line
 from atalaia.notify.models import Channel, Delivery, DeliveryStatus
 
 log = logging.getLogger("atalaia.deliveries")
 BATCH = 100
+# Apprise and webhook messages sent at once by one lane of one worker.
+OTHER_SENDS_AT_ONCE = 8
 
 
 def enqueue(channel: str, target: str, recipient: str, subject: str, body: str,
@@ -62,30 +66,72 @@ def prepare(channel: str, target: str, recipient: str, subject: str, body: str,
             "headers": headers or {}}
 
 
-def send_due(now: datetime | None = None, limit: int = BATCH) -> int:
-    """Send the deliveries that are due (one worker turn); the number attempted."""
-    claimed = _claim(now or timezone.now(), limit)
+def send_due(now: datetime | None = None, limit: int = BATCH, lane: str | None = None) -> int:
+    """Send the deliveries that are due (one worker turn); the number attempted.
+
+    With a `lane`, only that lane's deliveries: the purposes routed to it (`route`),
+    or, for a lane with none routed to it, every purpose not routed elsewhere."""
+    claimed = _claim(now or timezone.now(), limit, lane)
     if not claimed:
         return 0
     emails = [d for d in claimed if d.channel == Channel.EMAIL]
     others = [d for d in claimed if d.channel != Channel.EMAIL]
-    results = {**_send_emails(emails), **{d.pk: SENDERS[d.channel](d) for d in others}}
+    results = {**_send_emails(emails), **_send_others(others)}
     _record_sent([d.pk for d in claimed if not results[d.pk]])
     for delivery in claimed:
         if results[delivery.pk]:
             _record(delivery, results[delivery.pk])
-    pages = [d for d in claimed if d.page_id is not None]
-    if pages:
-        from atalaia.oncall.paging import log_attempts  # oncall builds on notify
-
-        log_attempts(pages, results)
+    _tell_results(claimed, results)
     return len(claimed)
 
 
-def _claim(now: datetime, limit: int) -> list[Delivery]:
+# Purpose → who asked for deliveries of that purpose and wants their results (paging
+# writes each page notification's result to the timeline): notify knows none of them.
+ResultHook = Callable[[list[Delivery], dict[int, str]], None]
+_result_hooks: dict[str, list[ResultHook]] = {}
+
+
+def on_result(purpose: str, hook: ResultHook) -> None:
+    """After each turn, `hook(deliveries, errors)` with the turn's deliveries of
+    `purpose` (as claimed: `attempts` not yet counting this one) and the error of
+    each by id ("" when sent)."""
+    hooks = _result_hooks.setdefault(purpose, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def _tell_results(claimed: list[Delivery], results: dict[int, str]) -> None:
+    for purpose, hooks in _result_hooks.items():
+        mine = [d for d in claimed if d.purpose == purpose]
+        for hook in hooks if mine else ():
+            try:
+                hook(mine, results)
+            except Exception:  # noqa: BLE001 - results are recorded; a hook fails on its own
+                log.exception("the %s result hook %r failed", purpose, hook)
+
+
+# Purpose → the worker lane that sends it (atalaia/lib/jobs.py): pages have a lane
+# of their own, so that no slow receiver of other messages can hold them up.
+_routes: dict[str, str] = {}
+
+
+def route(purpose: str, lane: str) -> None:
+    _routes[purpose] = lane
+
+
+def _in_lane(lane: str | None) -> Q:
+    if lane is None:
+        return Q()
+    mine = [purpose for purpose, to in _routes.items() if to == lane]
+    if mine:
+        return Q(purpose__in=mine)
+    return ~Q(purpose__in=[purpose for purpose, to in _routes.items() if to != lane])
+
+
+def _claim(now: datetime, limit: int, lane: str | None = None) -> list[Delivery]:
     stale = now - timedelta(seconds=settings.DELIVERY_SENDING_TIMEOUT)
     due = (Q(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED], next_attempt_at__lte=now)
-           | Q(status=DeliveryStatus.SENDING, sending_since__lt=stale))
+           | Q(status=DeliveryStatus.SENDING, sending_since__lt=stale)) & _in_lane(lane)
     with transaction.atomic():
         claimed = list(Delivery.objects.select_for_update(skip_locked=True).filter(due)
                        .order_by("priority", "next_attempt_at")[:limit])
@@ -110,14 +156,16 @@ def _send_emails(deliveries: list[Delivery]) -> dict[int, str]:
     return results
 
 
-_executor: list[ThreadPoolExecutor] = []
+# One pool per calling thread (each lane of the worker has its own): a lane's
+# e-mails never queue behind another lane's in a shared pool.
+_executor = threading.local()
 
 
 def _pool() -> ThreadPoolExecutor:
-    if not _executor:
-        _executor.append(ThreadPoolExecutor(max_workers=settings.DELIVERY_SMTP_CONNECTIONS,
-                                            thread_name_prefix="smtp"))
-    return _executor[0]
+    if getattr(_executor, "pool", None) is None:
+        _executor.pool = ThreadPoolExecutor(max_workers=settings.DELIVERY_SMTP_CONNECTIONS,
+                                            thread_name_prefix="smtp")
+    return _executor.pool
 
 
 def _send_over_one(deliveries: list[Delivery]) -> dict[int, str]:
@@ -140,11 +188,15 @@ def _send_over_one(deliveries: list[Delivery]) -> dict[int, str]:
 
 
 def _send_email(connection, delivery: Delivery) -> str:
+    """The subject and every header are made one line here, whatever text they came
+    from (an incident's title, an alert's description): a line break in a header
+    makes the mail library refuse the message, so one would stop every page."""
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "atalaia.invalid"
-    message = EmailMessage(delivery.subject, delivery.body, to=[decrypt(delivery.target)],
-                           connection=connection, headers={
-                               "Message-ID": f"<{delivery.idempotency_key}@{domain}>",
-                               "Auto-Submitted": "auto-generated", **delivery.headers})
+    headers = {"Message-ID": f"<{delivery.idempotency_key}@{domain}>",
+               "Auto-Submitted": "auto-generated", **delivery.headers}
+    message = EmailMessage(one_line(delivery.subject), delivery.body,
+                           to=[decrypt(delivery.target)], connection=connection,
+                           headers={name: one_line(value) for name, value in headers.items()})
     try:
         message.send()
     except Exception as exc:  # noqa: BLE001 - the error is the delivery's result
@@ -152,12 +204,59 @@ def _send_email(connection, delivery: Delivery) -> str:
     return ""
 
 
+def _send_others(deliveries: list[Delivery]) -> dict[int, str]:
+    """Apprise and webhook deliveries, each receiver's in order (a chat must read the
+    closing after the update before it) and different receivers at once, all given
+    until the outbound deadline: Apprise's own timeouts bound each read, not the whole
+    call, so a receiver that answers slowly must not hold up the lane (pages have one).
+    A send still running then counts as failed and is tried again later; its thread
+    ends on its own."""
+    if not deliveries:
+        return {}
+    by_receiver: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        by_receiver.setdefault(_receiver(delivery), []).append(delivery)
+    results: dict[int, str] = {}
+    pool = _others_pool()
+    futures = [pool.submit(_send_in_order, group, results) for group in by_receiver.values()]
+    wait(futures, timeout=settings.OUTBOUND_DEADLINE_SECONDS + 1)
+    late = f"no answer within {settings.OUTBOUND_DEADLINE_SECONDS:g} s"
+    return {d.pk: results.get(d.pk, late) for d in deliveries}
+
+
+def _receiver(delivery: Delivery) -> str:
+    try:
+        return decrypt(delivery.target)
+    except Exception:  # noqa: BLE001 - sending it will fail and say why
+        return f"delivery {delivery.pk}"
+
+
+def _send_in_order(deliveries: list[Delivery], results: dict[int, str]) -> None:
+    for delivery in deliveries:
+        results[delivery.pk] = _outcome(delivery)
+
+
+def _outcome(delivery: Delivery) -> str:
+    try:
+        return SENDERS[delivery.channel](delivery)
+    except Exception as exc:  # noqa: BLE001 - the error is the delivery's result
+        return _describe(exc)
+
+
+def _others_pool() -> ThreadPoolExecutor:
+    if getattr(_executor, "others", None) is None:
+        _executor.others = ThreadPoolExecutor(max_workers=OTHER_SENDS_AT_ONCE,
+                                              thread_name_prefix="send")
+    return _executor.others
+
+
 def _send_apprise(delivery: Delivery) -> str:
     sender = apprise.Apprise()
     if not sender.add(decrypt(delivery.target)):
         return "not a valid Apprise URL"
     try:
-        sent = sender.notify(title=delivery.subject, body=delivery.body)
+        # A title becomes a subject for some services (mailto://): one line too.
+        sent = sender.notify(title=one_line(delivery.subject), body=delivery.body)
     except Exception as exc:  # noqa: BLE001 - a plugin's failure is the delivery's result
         return _describe(exc)
     return "" if sent else "the service refused or could not be reached (see the logs)"

@@ -9,11 +9,12 @@ from django.utils import timezone
 from ninja import Query, Router, Status
 from pydantic import BaseModel, Field
 
+from atalaia.accounts.apiauth import allow
 from atalaia.accounts.models import User
 from atalaia.catalog.models import Team
 from atalaia.incidents.models import Incident
 from atalaia.incidents.visibility import visible_incidents
-from atalaia.lib.apiutil import ERRORS, Input, allow
+from atalaia.lib.apiutil import ERRORS, Input
 from atalaia.oncall import feeds, paging, policies
 from atalaia.oncall.models import Escalation, EscalationPolicy, Page
 from atalaia.oncall.schedules import on_call_now

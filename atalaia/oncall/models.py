@@ -201,9 +201,22 @@ class Page(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_via = models.CharField(max_length=16, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The page's notifications: acknowledging the page cancels the ones not yet sent,
+    # and each result goes to the incident's timeline. Held here, not on the delivery:
+    # the outbox knows nothing of paging.
+    deliveries = models.ManyToManyField("notify.Delivery", through="PageDelivery",
+                                        related_name="+")
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
         return f"page {self.pk} to {self.user}"
+
+
+class PageDelivery(models.Model):
+    """One notification of a page (a delivery belongs to one page at most)."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="+")
+    delivery = models.OneToOneField("notify.Delivery", on_delete=models.CASCADE,
+                                    related_name="+")

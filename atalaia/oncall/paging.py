@@ -28,7 +28,9 @@ from django.utils.translation import gettext as _
 
 from atalaia.accounts.models import User
 from atalaia.catalog.models import Team
+from atalaia.incidents.actions import append_entry
 from atalaia.incidents.models import EntryKind, Incident
+from atalaia.lib import jobs
 from atalaia.lib.crypto import decrypt
 from atalaia.notify import outbox
 from atalaia.notify.models import ContactMethod, Delivery, DeliveryStatus
@@ -39,6 +41,7 @@ from atalaia.oncall.models import (
     EscalationStatus,
     NotificationRule,
     Page,
+    PageDelivery,
     PageStatus,
     Schedule,
     Urgency,
@@ -57,8 +60,6 @@ class PagingError(ValueError):
 
 
 def _entry(incident: Incident, actor: User | None, body: dict) -> None:
-    from atalaia.incidents.actions import append_entry  # incidents.actions calls us
-
     append_entry(incident, EntryKind.PAGING, actor, body)
 
 
@@ -250,11 +251,12 @@ def notify(page: Page, now: datetime) -> int:
         return 0
     with translation.override(page.user.language or settings.LANGUAGE_CODE):
         subject, body = message(page)
-    Delivery.objects.bulk_create([Delivery(**{**outbox.prepare(
+    deliveries = Delivery.objects.bulk_create([Delivery(**{**outbox.prepare(
         method.channel, decrypt(method.target), f"{page.user.username} ({method.label})",
         subject, body, f"page-{page.pk}-r{page.round}-{n}", "page", page.incident),
-        "page": page, "priority": 0, "next_attempt_at": now + timedelta(minutes=delay)})
+        "priority": 0, "next_attempt_at": now + timedelta(minutes=delay)})
         for n, (method, delay) in enumerate(plan)])
+    PageDelivery.objects.bulk_create([PageDelivery(page=page, delivery=d) for d in deliveries])
     return len(plan)
 
 
@@ -319,6 +321,9 @@ def acknowledge(page: Page, actor: User | None, via: str) -> list[Page]:
     the incident stop notifying, and their escalations stop for this level (until
     the policy's acknowledgement timeout). Acknowledging twice changes nothing."""
     now = timezone.now()
+    # The incident first: the order every other writer of pages and escalations
+    # (step_due, stop_all) locks in, so that none of them can deadlock with another.
+    Incident.objects.select_for_update().filter(pk=page.incident_id).values_list("pk").first()
     pages = list(Page.objects.select_for_update(of=("self",)).filter(
         incident=page.incident_id, user=page.user_id, status=PageStatus.TRIGGERED)
         .select_related("escalation"))
@@ -334,6 +339,11 @@ def acknowledge(page: Page, actor: User | None, via: str) -> list[Page]:
             escalation.status = EscalationStatus.ACKNOWLEDGED
             escalation.next_step_at = now + timedelta(minutes=timeout) if timeout else None
             escalation.save(update_fields=["status", "next_step_at"])
+    # As in PagerDuty, one person's acknowledgement covers the others paged by the
+    # same escalation: their reminders not yet sent (a later SMS, say) stop too.
+    for other in Page.objects.filter(escalation__in={p.escalation_id for p in pages},
+                                     status=PageStatus.TRIGGERED):
+        _cancel_notifications(other)
     if pages:
         _entry(page.incident, actor, {"event": "acknowledged", "user": page.user.username,
                                       "pages": [p.pk for p in pages], "via": via})
@@ -342,27 +352,74 @@ def acknowledge(page: Page, actor: User | None, via: str) -> list[Page]:
 
 def _cancel_notifications(page: Page) -> int:
     return Delivery.objects.filter(
-        page=page, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED]).update(
+        pk__in=PageDelivery.objects.filter(page=page).values("delivery_id"),
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED]).update(
         status=DeliveryStatus.CANCELLED, last_error="")
+
+
+def acknowledged_at_source(incident: Incident, source: str) -> int:
+    """The incident's alerts were acknowledged at their source (incidents' ACKNOWLEDGED
+    event): as when a PagerDuty incident is acknowledged, every page still waiting is
+    acknowledged, its notifications not yet sent are cancelled, and every escalation
+    stops, in the acknowledging transaction. A re-trigger pages again. The number of
+    pages acknowledged."""
+    now = timezone.now()
+    # Escalations before pages: the order step_due locks them in, so the two never
+    # wait for each other.
+    running = list(Escalation.objects.select_for_update(of=("self",)).filter(
+        incident=incident, status__in=RUNNING).select_related("incident").order_by("pk"))
+    pages = list(Page.objects.select_for_update(of=("self",)).filter(
+        incident=incident, status=PageStatus.TRIGGERED).order_by("pk"))
+    for page in pages:
+        page.status, page.acknowledged_at, page.acknowledged_via = (
+            PageStatus.ACKNOWLEDGED, now, source[:16])
+        page.save(update_fields=["status", "acknowledged_at", "acknowledged_via"])
+        _cancel_notifications(page)
+    for escalation in running:
+        _settle(escalation, EscalationStatus.ACKNOWLEDGED, "acknowledged_at_source")
+    return len(pages)
 
 
 # -- the worker's step ----------------------------------------------------------------
 
 def step_due(now: datetime | None = None, limit: int = BATCH) -> int:
-    """Move on the escalations whose next step is due; the number handled."""
+    """Move on the escalations whose next step is due; the number handled.
+
+    Each escalation in a transaction of its own: one that fails is pushed back by a
+    backoff and the others still move on (a poison row taken first by due time would
+    otherwise stop every page). The first failure is raised after the rest are done,
+    so the job runner records it."""
     now = now or timezone.now()
-    handled = 0
-    with transaction.atomic():
-        due = list(Escalation.objects.select_for_update(skip_locked=True, of=("self",))
-                   .filter(status__in=RUNNING, next_step_at__lte=now)
-                   .select_related("incident").order_by("next_step_at")[:limit])
-        for escalation in due:
-            if escalation.status == EscalationStatus.ACKNOWLEDGED:
-                _retrigger(escalation, now)
-            else:
-                _escalate(escalation, now, None)
-            handled += 1
+    due = list(Escalation.objects.filter(status__in=RUNNING, next_step_at__lte=now)
+               .order_by("next_step_at").values_list("pk", "incident_id")[:limit])
+    handled, failure = 0, None
+    for pk, incident_id in due:
+        try:
+            handled += _step_one(pk, incident_id, now)
+        except Exception as exc:  # noqa: BLE001 - raised again below, once the rest are done
+            failure = failure or exc
+            Escalation.objects.filter(pk=pk).update(
+                next_step_at=now + timedelta(seconds=jobs.row_backoff(1)))
+    if failure is not None:
+        raise failure
     return handled
+
+
+def _step_one(pk: int, incident_id: int, now: datetime) -> int:
+    """One due escalation. The incident's row is locked before the escalation's: the
+    order acknowledging and stopping take, so that two of them cannot deadlock."""
+    with transaction.atomic():
+        Incident.objects.select_for_update().filter(pk=incident_id).values_list("pk").first()
+        escalation = (Escalation.objects.select_for_update(skip_locked=True, of=("self",))
+                      .filter(pk=pk, status__in=RUNNING, next_step_at__lte=now)
+                      .select_related("incident").first())
+        if escalation is None:  # another worker moved it on meanwhile
+            return 0
+        if escalation.status == EscalationStatus.ACKNOWLEDGED:
+            _retrigger(escalation, now)
+        else:
+            _escalate(escalation, now, None)
+        return 1
 
 
 def _escalate(escalation: Escalation, now: datetime, actor: User | None) -> None:
@@ -423,7 +480,8 @@ def stop_all(incident: Incident, actor: User | None, why: str) -> int:
     now = timezone.now()
     pages = Page.objects.filter(incident=incident).exclude(status=PageStatus.RESOLVED)
     cancelled = Delivery.objects.filter(
-        page__in=pages, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED]).update(
+        pk__in=PageDelivery.objects.filter(page__in=pages).values("delivery_id"),
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.FAILED]).update(
         status=DeliveryStatus.CANCELLED)
     stopped = pages.update(status=PageStatus.RESOLVED, resolved_at=now)
     escalations = Escalation.objects.filter(incident=incident, status__in=RUNNING).update(
@@ -432,6 +490,29 @@ def stop_all(incident: Incident, actor: User | None, why: str) -> int:
         _entry(incident, actor, {"event": "stopped", "why": why, "pages": stopped,
                                  "escalations": escalations, "cancelled": cancelled})
     return stopped
+
+
+def retrigger(incident: Incident, reason: str) -> None:
+    """Something new went wrong on the incident (incidents.actions.retrigger): as
+    PagerDuty re-triggers an incident, the acknowledged pages trigger again and the
+    plan's teams whose escalation has ended are activated again for the level."""
+    now = timezone.now()
+    acknowledged = Escalation.objects.select_for_update(of=("self",)).filter(
+        incident=incident, status=EscalationStatus.ACKNOWLEDGED).select_related("incident")
+    for escalation in acknowledged:
+        pages = list(escalation.pages.filter(status=PageStatus.ACKNOWLEDGED))
+        for page in pages:
+            page.status, page.round = PageStatus.TRIGGERED, page.round + 1
+            page.acknowledged_at, page.acknowledged_via = None, ""
+            page.save(update_fields=["status", "round", "acknowledged_at", "acknowledged_via"])
+            notify(page, now)
+        _entry(incident, None, {"event": "retriggered", "escalation": escalation.pk,
+                                "users": [p.user.username for p in pages], "reason": reason})
+        level = escalation.snapshot["levels"][escalation.level_index]
+        escalation.status = EscalationStatus.ACTIVE
+        escalation.next_step_at = now + timedelta(minutes=level["delay_minutes"])
+        escalation.save(update_fields=["status", "next_step_at"])
+    activate(incident, None, reason)
 
 
 # -- by hand -------------------------------------------------------------------------
@@ -498,15 +579,18 @@ def incident_pages(incident: Incident):
 
 
 def log_attempts(deliveries: list[Delivery], results: dict[int, str]) -> None:
-    """Called by the outbox after a turn: each page notification's result on the
-    incident's timeline. `results` holds the error of each failed one."""
+    """The outbox's result hook for pages (outbox.on_result("page", …)), after a turn:
+    each page notification's result on the incident's timeline. `results` holds the
+    error of each failed one."""
+    pages = dict(PageDelivery.objects.filter(delivery__in=deliveries)
+                 .values_list("delivery_id", "page_id"))
     for delivery in deliveries:
-        if delivery.page_id is None or delivery.incident is None:
+        if delivery.pk not in pages or delivery.incident is None:
             continue
         error = results.get(delivery.pk, "")
         final = delivery.attempts + 1 >= settings.DELIVERY_MAX_ATTEMPTS
         _entry(delivery.incident, None, {
-            "event": "notification", "page": delivery.page_id, "to": delivery.recipient,
+            "event": "notification", "page": pages[delivery.pk], "to": delivery.recipient,
             "channel": delivery.channel, "attempt": delivery.attempts + 1,
             "result": "sent" if not error else ("dead" if final else "failed"),
             "error": error})

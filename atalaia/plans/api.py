@@ -2,7 +2,9 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 from pydantic import BaseModel, Field
 
-from atalaia.lib.apiutil import ERRORS, Input, allow
+from atalaia.accounts.apiauth import allow
+from atalaia.lib.apiutil import ERRORS, Input
+from atalaia.lib.yamldoc import DocumentError, LimitError
 from atalaia.plans.actions import activate_plan, import_plan, validate_plan
 from atalaia.plans.models import PlanVersion
 
@@ -53,10 +55,10 @@ def list_plans(request):
 @router.post("/validate", response={200: Validation, **ERRORS})
 def validate(request, payload: SourceIn):
     allow(request, "view")
-    from atalaia.lib.yamldoc import DocumentError
-
     try:
         validate_plan(payload.source)
+    except LimitError:
+        raise  # not a plan with problems but a document refused unread: 413
     except DocumentError as exc:
         return {"valid": False, "problems": exc.problems}
     return {"valid": True, "problems": []}

@@ -55,8 +55,11 @@ LEVEL = y.mapping({
                                          "team": (y.string(63), False),
                                          "role": (y.one_of(*INCIDENT_ROLES), False)})),
                    False),
-        "signoff": (y.boolean(), False)}, defaults={"green_minutes": 0, "checks": [],
-                                                     "signoff": True}), False),
+        "signoff": (y.boolean(), False),
+        # A service no monitor covers: block, or let the commander's sign-off vouch.
+        "unmonitored": (y.one_of("block", "sign_off"), False)},
+        defaults={"green_minutes": 0, "checks": [], "signoff": True, "unmonitored": "block"}),
+        False),
     "targets": (y.mapping({p: (y.integer(1, 525_600), True) for p in PHASES}), True),
 }, defaults={"activate": []})
 CONDITION = y.mapping({"metric": (y.one_of(*METRICS), True),

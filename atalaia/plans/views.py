@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 
 from atalaia.accounts.permissions import can, require
 from atalaia.lib.uploads import uploaded_text
-from atalaia.lib.yamldoc import DocumentError
+from atalaia.lib.yamldoc import DocumentError, LimitError
 from atalaia.plans.actions import activate_plan, diff_plans, import_plan
 from atalaia.plans.models import PlanVersion
 
@@ -36,18 +36,19 @@ def diff(request):
 def upload(request):
     require(request.user, "plan.edit")
     problems: list[str] = []
-    source = ""
+    source, status = "", 200
     if request.method == "POST":
-        source = uploaded_text(request)
         try:
+            source = uploaded_text(request)
             version = import_plan(source, request.user, activate=bool(request.POST.get("activate")),
                                   note=request.POST.get("note", ""))
         except DocumentError as exc:
-            problems = exc.problems
+            problems, status = exc.problems, 413 if isinstance(exc, LimitError) else 200
         else:
             messages.success(request, _("Plan version %(n)s imported.") % {"n": version.number})
             return redirect("plans:version", number=version.number)
-    return render(request, "plans/upload.html", {"problems": problems, "source": source})
+    return render(request, "plans/upload.html", {"problems": problems, "source": source},
+                  status=status)
 
 
 @login_required

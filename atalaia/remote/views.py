@@ -21,6 +21,7 @@ from atalaia.accounts.twofactor import SESSION_KEY
 from atalaia.catalog.models import Service
 from atalaia.incidents.views import _incident
 from atalaia.lib.crypto import encrypt
+from atalaia.lib.yamldoc import LimitError
 from atalaia.remote import actions, runbooks
 from atalaia.remote.models import Credential, Host, Run, Runbook, RunHost, RunStatus
 
@@ -134,7 +135,8 @@ def runbook_list(request):
         except runbooks.DocumentError as exc:
             return render(request, "remote/runbooks.html", {
                 "runbooks": Runbook.objects.all(), "problems": exc.problems,
-                "source": request.POST.get("source", ""), "can_edit": True})
+                "source": request.POST.get("source", ""), "can_edit": True},
+                status=413 if isinstance(exc, LimitError) else 200)
         messages.success(request, _("Imported: %(names)s") % {
             "names": ", ".join(f"{r.slug} v{r.version}" for r in saved)})
         return redirect("remote:runbooks")

@@ -8,10 +8,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Status
 from pydantic import BaseModel, Field
 
+from atalaia.accounts.apiauth import allow
 from atalaia.accounts.models import User
 from atalaia.incidents.models import Incident
 from atalaia.incidents.visibility import visible_incidents
-from atalaia.lib.apiutil import ERRORS, Input, allow
+from atalaia.lib.apiutil import ERRORS, Input
 from atalaia.review import actions, timings
 from atalaia.review.models import ActionItem, Review
 from atalaia.review.views import feedback_summary, satisfaction_summary

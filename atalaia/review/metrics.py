@@ -17,6 +17,7 @@ from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
 from atalaia.incidents.models import Incident, Stage
+from atalaia.lib import jobs
 from atalaia.monitoring.models import Monitor
 from atalaia.notify.models import Delivery
 from atalaia.oncall.models import Page
@@ -67,8 +68,20 @@ def exposition() -> str:
                      _grouped(Delivery.objects.all(), "channel", "status"))
     lines += _family("atalaia_pages", "gauge", "Pages by status.",
                      _grouped(Page.objects.all(), "status"))
+    lines += _jobs()
     lines += _timings()
     return "\n".join(lines) + "\n"
+
+
+def _jobs() -> list[str]:
+    """The worker's jobs (atalaia/lib/jobs.py): failures ever, and in a row now."""
+    states = jobs.states()
+    return [*_family("atalaia_job_failures_total", "counter",
+                     "Runs of a worker job that raised an error.",
+                     [({"job": s.name, "lane": s.lane}, s.failures) for s in states]),
+            *_family("atalaia_job_failing", "gauge",
+                     "Failed runs of a worker job in a row (0: its last run succeeded).",
+                     [({"job": s.name, "lane": s.lane}, s.failing) for s in states])]
 
 
 def _timings() -> list[str]:

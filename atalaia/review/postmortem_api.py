@@ -8,7 +8,8 @@ from ninja import Query, Router
 from ninja.errors import HttpError
 from pydantic import BaseModel, Field
 
-from atalaia.lib.apiutil import ERRORS, Input, allow
+from atalaia.accounts.apiauth import allow
+from atalaia.lib.apiutil import ERRORS, Input
 from atalaia.review import postmortem
 from atalaia.review.models import Review
 from atalaia.review.postmortem_views import download_response, review_of

@@ -20,7 +20,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from atalaia.web.models import ProcessBeat
+from atalaia.lib import outbound
+from atalaia.monitoring.models import ProcessBeat
+from atalaia.web.models import JobState
 
 log = logging.getLogger("atalaia.watchdog")
 PARTS = ("worker", "prober")
@@ -31,10 +33,12 @@ class Health:
     database: bool
     alive: frozenset[str]  # parts that reported lately
     last_seen: dict[str, datetime | None]
+    # The worker's jobs whose last run failed (atalaia/lib/jobs.py), by name.
+    failing: tuple[JobState, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.database and set(PARTS) <= self.alive
+        return self.database and set(PARTS) <= self.alive and not self.failing
 
     @property
     def down(self) -> list[str]:
@@ -58,7 +62,16 @@ def health(now: datetime | None = None) -> Health:
         previous = last_seen[kind]
         if previous is None or seen_at > previous:
             last_seen[kind] = seen_at
-    return Health(True, frozenset(alive), last_seen)
+    failing = tuple(JobState.objects.filter(failing__gt=0).order_by("name"))
+    return Health(True, frozenset(alive), last_seen, failing)
+
+
+def beat(name: str, kind: str, stopped: bool = False) -> None:
+    """A worker or prober reports itself alive (or stopped)."""
+    now = timezone.now()
+    ProcessBeat.objects.update_or_create(name=name, defaults={
+        "kind": kind, "seen_at": now, "stopped_at": now if stopped else None},
+        create_defaults={"kind": kind, "started_at": now, "seen_at": now})
 
 
 _next_ping = 0.0
@@ -72,14 +85,19 @@ def watchdog_step(clock=time.monotonic) -> bool:
     _next_ping = clock() + settings.WATCHDOG_SECONDS
     state = health()
     if not state.ok:
-        log.warning("watchdog: not pinging, down: %s",
-                    ", ".join(state.down) if state.database else "database")
+        log.warning("watchdog: not pinging, down: %s", ", ".join(
+            [*state.down, *(f"job {job.name}" for job in state.failing)])
+            if state.database else "database")
         return False
     try:
-        # No redirects, a short timeout, nothing sent but the request itself.
-        httpx.get(settings.WATCHDOG_URL, timeout=10, follow_redirects=False,
-                  headers={"User-Agent": "Atalaia-watchdog/1"}).raise_for_status()
+        # No redirects, nothing sent but the request itself, one total deadline (a slow
+        # watchdog service must not hold the worker); the operator chose the URL.
+        reply = outbound.request("GET", settings.WATCHDOG_URL, guard=False,
+                                 headers={"User-Agent": "Atalaia-watchdog/1"})
     except httpx.HTTPError as exc:
         log.warning("watchdog: the ping failed: %s", exc)
+        return False
+    if not 200 <= reply.status_code < 300:
+        log.warning("watchdog: the ping failed: the service answered %s", reply.status_code)
         return False
     return True

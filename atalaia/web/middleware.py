@@ -1,9 +1,7 @@
-import re
-
 from django.http import HttpResponseBadRequest, JsonResponse
 
-MESSAGE = "NUL characters (\\u0000) are not allowed in any field"
-JSON_NUL = re.compile(rb"\\u0000", re.IGNORECASE)
+from atalaia.lib.jsondoc import JSON_NUL
+from atalaia.lib.jsondoc import NUL_MESSAGE as MESSAGE
 
 
 class RejectNulMiddleware:

@@ -4,11 +4,18 @@ An event: {routing_key, event_action: trigger|acknowledge|resolve, dedup_key?,
 payload: {summary, source, severity, timestamp?, component?, group?, class?,
 custom_details?}, links?, images?, client?, client_url?}. Fields we do not use
 are kept with the signal.
+
+Alertmanager's `pagerduty_configs` send, by default, `source: "Alertmanager"`, no
+`component`, `severity: error`, and the alert labels and annotations only as text in
+`custom_details.firing` (its template `pagerduty.default.instances`). That text is read
+back: the labels name the service and the severity, the annotations the summary.
 """
 
+import re
 import uuid
 from datetime import datetime
 
+from atalaia.intake.formats.alertmanager import SEVERITY_WORDS
 from atalaia.intake.formats.common import SEVERITIES, Event, InvalidEvent, safe_links, text
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -50,6 +57,64 @@ def _payload(payload, event: Event, errors: list[str]) -> None:
     event.service_hint = str(payload.get("component") or payload.get("source") or "")
     event.happened_at = _timestamp(payload.get("timestamp"), errors)
     event.details = {"payload": payload}
+    _from_alertmanager(payload, event)
+
+
+def _from_alertmanager(payload: dict, event: Event) -> None:
+    """An event from Alertmanager's default PagerDuty receiver: the first firing alert's
+    labels decide the service (`service`, else `job`, unless a `component` was sent) and,
+    when Alertmanager sent its default `error`, the severity; a lone alert's `summary`
+    (else `description`) annotation is the summary."""
+    details = payload.get("custom_details")
+    firing = details.get("firing") if isinstance(details, dict) else None
+    alerts = alertmanager_alerts(firing) if isinstance(firing, str) else []
+    if not alerts:
+        return
+    labels, annotations = alerts[0]["labels"], alerts[0]["annotations"]
+    event.details["labels"] = labels
+    named = labels.get("service") or labels.get("job")
+    if named and not payload.get("component"):
+        event.service_hint = named
+    word = SEVERITY_WORDS.get(labels.get("severity", "").lower())
+    if word and event.severity == "error":
+        event.severity = word
+    summary = annotations.get("summary") or annotations.get("description")
+    if summary and len(alerts) == 1:
+        event.summary = summary[:1024]
+
+
+# A line of Alertmanager's `__text_alert_list` template: " - name = value".
+PAIR = re.compile(r"^ - ([A-Za-z_][A-Za-z0-9_]*) = (.*)$")
+
+
+def alertmanager_alerts(text: str) -> list[dict]:
+    """The alerts of Alertmanager's alert-list text, each {labels, annotations, source}:
+
+        Labels:
+         - alertname = CheckoutDown
+        Annotations:
+         - summary = Checkout is down
+        Source: http://prometheus/graph?...
+
+    once per alert. A value may span lines (a multi-line description): a line that
+    starts no pair and no section continues the value before it."""
+    alerts: list[dict] = []
+    section: dict | None = None
+    last = ""
+    for line in text.split("\n"):
+        if line == "Labels:":
+            alerts.append({"labels": {}, "annotations": {}, "source": ""})
+            section, last = alerts[-1]["labels"], ""
+        elif line == "Annotations:" and alerts:
+            section, last = alerts[-1]["annotations"], ""
+        elif line.startswith("Source:") and alerts:
+            alerts[-1]["source"], section = line.removeprefix("Source:").strip(), None
+        elif section is not None and (pair := PAIR.match(line)):
+            last = pair.group(1)
+            section[last] = pair.group(2)
+        elif section is not None and last:
+            section[last] += "\n" + line
+    return alerts
 
 
 def _timestamp(value, errors: list[str]) -> datetime | None:

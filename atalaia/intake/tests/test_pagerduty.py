@@ -57,7 +57,7 @@ def test_the_official_client_triggers_acknowledges_and_resolves(https_server, ke
     incident.refresh_from_db()
     assert incident.stage == Stage.RESOLUTION  # every signal cleared; never closed by itself
     kinds = [e.body.get("event") for e in incident.entries.filter(kind="signal")]
-    assert kinds == ["joined", "resolved"]
+    assert kinds == ["joined", "acknowledged", "resolved"]  # the ack took effect at once
 
     # A trigger after a resolve opens a new signal with the same key.
     client.trigger("Checkout returns 502 again", "payments", dedup_key=dedup)

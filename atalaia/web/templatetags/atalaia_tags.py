@@ -1,5 +1,9 @@
 from django import template
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import get_language, pgettext_lazy
+
+from atalaia.catalog.models import Criticality
+from atalaia.oncall.paging import describe_via
+from atalaia.plans.schema import describe, pick_text
 
 register = template.Library()
 
@@ -21,16 +25,12 @@ def risk_label(value):
 
 @register.filter
 def criticality_label(value):
-    from atalaia.catalog.models import Criticality
-
     return dict(Criticality.choices).get(value, value)
 
 
 @register.simple_tag
 def level_reason(incident):
     """Why the plan gave this level, in the reader's language."""
-    from atalaia.plans.schema import describe
-
     if incident.plan_level_details:
         return describe(incident.plan_level_details)
     return incident.plan_level_reason
@@ -38,18 +38,12 @@ def level_reason(incident):
 
 @register.filter
 def plan_text(text):
-    from django.utils.translation import get_language
-
-    from atalaia.plans.schema import pick_text
-
     return pick_text(text, get_language())
 
 
 @register.filter
 def page_via(via: str) -> str:
     """Why a person was paged, in the reader's language."""
-    from atalaia.oncall.paging import describe_via
-
     return describe_via(via)
 
 

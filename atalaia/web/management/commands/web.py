@@ -26,7 +26,8 @@ class Command(BaseCommand):
         class Server(BaseApplication):
             def load_config(self):
                 # Live timelines hold one thread per viewer, hence many threads;
-                # timeout applies to a silent worker, not to a long stream.
+                # timeout applies to a silent worker, not to a long stream: each
+                # request's own deadline is the watchdog's (atalaia/lib/deadline.py).
                 for key, value in {"bind": bind, "workers": workers, "threads": threads,
                                    "worker_class": "gthread", "timeout": 60,
                                    "graceful_timeout": 5, "accesslog": None,
@@ -37,8 +38,10 @@ class Command(BaseCommand):
                     self.cfg.set("keyfile", keyfile)
 
             def load(self):
-                from atalaia.wsgi import application
+                # Runs in each worker after the fork: its watchdog is its own thread.
+                from atalaia.wsgi import application, deadlines
 
+                deadlines.start_watchdog()
                 return application
 
         Server().run()
