@@ -1,9 +1,12 @@
 import secrets
 
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from atalaia.accounts.models import ApiToken, AuditEvent, User
+from atalaia.accounts import twofactor
+from atalaia.accounts.models import AccountRole, ApiToken, AuditEvent, User
 from atalaia.lib.crypto import sha256_hex
 
 TOKEN_PREFIX = "atl_"
@@ -52,12 +55,99 @@ def user_for_token(plain: str) -> User | None:
     return token.user
 
 
+class AccountError(Exception):
+    """A change to an account that is refused; the message says why, for the person."""
+
+
+def _keep_an_admin(user: User) -> None:
+    """Refuse to leave the instance without an active admin: nobody could undo that.
+
+    Every admin row is locked, so two admins demoting each other at once cannot both
+    succeed (the second waits, then sees the first one's change)."""
+    admins = set(User.objects.select_for_update().filter(
+        role=AccountRole.ADMIN, is_active=True).values_list("pk", flat=True))
+    if admins == {user.pk}:
+        raise AccountError(_("%(name)s is the last admin: make someone else admin first.")
+                           % {"name": user.username})
+
+
 @transaction.atomic
-def set_role(user: User, role: str, actor: User) -> None:
+def set_role(user: User, role: str, actor: User | None) -> None:
     old = user.role
+    if role != AccountRole.ADMIN:
+        _keep_an_admin(user)
     user.role = role
     user.save(update_fields=["role"])
     audit(actor, "user.role", "user", user.username, {"role": [old, role]})
+
+
+@transaction.atomic
+def set_active(user: User, active: bool, actor: User | None) -> None:
+    """Deactivate or reactivate an account. An inactive account cannot sign in, its
+    sessions end at their next request and its API tokens stop working."""
+    if user.is_active == active:
+        return
+    if not active:
+        _keep_an_admin(user)
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    audit(actor, "user.activate" if active else "user.deactivate", "user", user.username)
+
+
+def make_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+@transaction.atomic
+def reset_password(user: User, actor: User | None, password: str | None = None) -> str:
+    """Give the account a new password and return it, to be shown once. Without one,
+    a random one is made. The person's open sessions end: Django ties a session to
+    the password it was opened with."""
+    plain = password or make_password()
+    validate_password(plain, user)
+    user.set_password(plain)
+    user.save(update_fields=["password"])
+    audit(actor, "user.password_reset", "user", user.username)
+    return plain
+
+
+@transaction.atomic
+def reset_two_factor(user: User, actor: User | None) -> None:
+    """Forget the person's TOTP secret (a lost phone): at their next sign-in they
+    enrol again if their account needs it, or sign in with the password alone."""
+    user.totp_secret = ""
+    user.totp_confirmed = False
+    user.save(update_fields=["totp_secret", "totp_confirmed"])
+    audit(actor, "user.2fa_reset", "user", user.username)
+
+
+@transaction.atomic
+def set_totp_required(user: User, required: bool, actor: User | None) -> None:
+    user.totp_required = required
+    user.save(update_fields=["totp_required"])
+    audit(actor, "user.2fa_required", "user", user.username, {"totp_required": required})
+
+
+def begin_totp_enrolment(user: User) -> None:
+    """Make the pending secret of an enrolment, once: it is kept until the person
+    confirms it or starts again, so every page that shows it shows the same one."""
+    if not user.totp_confirmed and not user.totp_secret:
+        restart_totp_enrolment(user)
+
+
+@transaction.atomic
+def restart_totp_enrolment(user: User) -> None:
+    if user.totp_confirmed:
+        raise AccountError(_("Two-factor authentication is already on; an admin can "
+                             "reset it."))
+    twofactor.start_enrolment(user)
+
+
+@transaction.atomic
+def confirm_totp(user: User) -> None:
+    user.totp_confirmed = True
+    user.save(update_fields=["totp_confirmed"])
+    audit(user, "user.2fa_enrol", "user", user.username)
 
 
 @transaction.atomic

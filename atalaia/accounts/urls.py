@@ -13,5 +13,11 @@ urlpatterns = [
     path("tokens/<int:token_id>/revoke/", views.revoke, name="revoke"),
     path("language/", views.set_language, name="language"),
     path("users/", views.users, name="users"),
+    path("users/<int:user_id>/", views.person, name="person"),
+    path("users/<int:user_id>/settings/", views.person_settings, name="person_settings"),
+    path("users/<int:user_id>/password/", views.person_password, name="person_password"),
+    path("users/<int:user_id>/two-factor/", views.person_two_factor,
+         name="person_two_factor"),
+    path("users/<int:user_id>/active/", views.person_active, name="person_active"),
     path("audit/", views.audit_log, name="audit"),
 ]

@@ -10,7 +10,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from atalaia.accounts import twofactor
-from atalaia.accounts.actions import audit, create_token, create_user, revoke_token, set_role
+from atalaia.accounts.actions import (
+    AccountError,
+    begin_totp_enrolment,
+    confirm_totp,
+    create_token,
+    create_user,
+    reset_password,
+    reset_two_factor,
+    restart_totp_enrolment,
+    revoke_token,
+    set_active,
+    set_role,
+    set_totp_required,
+)
 from atalaia.accounts.models import AccountRole, ApiToken, AuditEvent, User
 from atalaia.accounts.permissions import require
 
@@ -18,6 +31,15 @@ from atalaia.accounts.permissions import require
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        user = form.get_user()
+        if user.needs_totp:
+            # The sign-in is the POST that starts an enrolment, so that the enrolment
+            # page itself only shows the pending secret and never changes it.
+            begin_totp_enrolment(user)
+        return response
 
 
 def _safe_next(request, fallback: str) -> str:
@@ -45,26 +67,35 @@ def verify_2fa(request):
 
 @login_required
 def enrol_2fa(request):
+    """Show the pending secret; a POST confirms it with a code, or starts again.
+
+    A GET never changes anything: the browser fetches pages on its own (icons,
+    prefetching, a reload), and a new secret on each would make the code on the
+    person's phone stale before they type it."""
     user = request.user
     if user.totp_confirmed:
         # Never show an enrolled secret again; re-enrolment needs an admin reset.
         return redirect("accounts:2fa_verify" if not request.session.get(twofactor.SESSION_KEY)
                         else "incidents:list")
     error = ""
-    if request.method == "POST" and user.totp_secret:
+    if request.method == "POST":
+        if "restart" in request.POST or not user.totp_secret:
+            restart_totp_enrolment(user)
+            return redirect("accounts:2fa_enrol")
         if twofactor.verify(user, request.POST.get("code", "")):
-            user.totp_confirmed = True
-            user.save(update_fields=["totp_confirmed"])
+            confirm_totp(user)
+            request.session.cycle_key()
             request.session[twofactor.SESSION_KEY] = True
-            audit(user, "user.2fa_enrol", "user", user.username)
             messages.success(request, _("Two-factor authentication is on."))
             return redirect("incidents:list")
         error = _("That code is not valid. Try the next one your app shows.")
-    if not user.totp_secret or request.method == "GET":
-        twofactor.start_enrolment(user)
-    uri = twofactor.provisioning_uri(user)
-    return render(request, "accounts/2fa_enrol.html", {
-        "qr": twofactor.qr_svg(uri), "secret": twofactor.secret_of(user), "error": error})
+    context = {"error": error, "pending": bool(user.totp_secret)}
+    if user.totp_secret:
+        context.update(qr=twofactor.qr_svg(twofactor.provisioning_uri(user)),
+                       secret=twofactor.secret_of(user))
+    response = render(request, "accounts/2fa_enrol.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
@@ -135,20 +166,89 @@ def users(request):
             return redirect("accounts:users")
     elif request.method == "POST":
         user = get_object_or_404(User, pk=request.POST.get("user"))
-        form = UserForm(request.POST)
-        if form.is_valid():
-            if form.cleaned_data["role"] != user.role:
-                set_role(user, form.cleaned_data["role"], request.user)
-            if form.cleaned_data["totp_required"] != user.totp_required:
-                user.totp_required = form.cleaned_data["totp_required"]
-                user.save(update_fields=["totp_required"])
-                audit(request.user, "user.2fa_required", "user", user.username,
-                      {"totp_required": user.totp_required})
-            messages.success(request, _("Saved."))
+        _save_settings(request, user, UserForm(request.POST))
         return redirect("accounts:users")
     return render(request, "accounts/users.html", {
         "users": User.objects.order_by("username"), "roles": AccountRole.choices,
         "new_user": new_user})
+
+
+def _save_settings(request, user: User, form: UserForm) -> None:
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the account roles."))
+        return
+    try:
+        if form.cleaned_data["role"] != user.role:
+            set_role(user, form.cleaned_data["role"], request.user)
+        if form.cleaned_data["totp_required"] != user.totp_required:
+            set_totp_required(user, form.cleaned_data["totp_required"], request.user)
+    except AccountError as exc:
+        messages.error(request, str(exc))
+        return
+    messages.success(request, _("Saved."))
+
+
+def _person_page(request, person: User, password: str = ""):
+    response = render(request, "accounts/person.html", {
+        "person": person, "roles": AccountRole.choices, "password": password,
+        "teams": person.teams.order_by("name"),
+        "events": AuditEvent.objects.filter(object_type="user",
+                                            object_repr=person.username)[:20]})
+    # A password shown once must not stay in a cache.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def person(request, user_id: int):
+    require(request.user, "users.manage")
+    return _person_page(request, get_object_or_404(User, pk=user_id))
+
+
+@login_required
+@require_POST
+def person_settings(request, user_id: int):
+    require(request.user, "users.manage")
+    person = get_object_or_404(User, pk=user_id)
+    _save_settings(request, person, UserForm(request.POST))
+    return redirect("accounts:person", user_id=person.pk)
+
+
+@login_required
+@require_POST
+def person_password(request, user_id: int):
+    require(request.user, "users.manage")
+    person = get_object_or_404(User, pk=user_id)
+    password = reset_password(person, request.user)
+    return _person_page(request, person, password=password)
+
+
+@login_required
+@require_POST
+def person_two_factor(request, user_id: int):
+    require(request.user, "users.manage")
+    person = get_object_or_404(User, pk=user_id)
+    reset_two_factor(person, request.user)
+    messages.success(request, _("Two-factor authentication of %(name)s was reset.")
+                     % {"name": person.username})
+    return redirect("accounts:person", user_id=person.pk)
+
+
+@login_required
+@require_POST
+def person_active(request, user_id: int):
+    require(request.user, "users.manage")
+    person = get_object_or_404(User, pk=user_id)
+    active = request.POST.get("active") == "1"
+    try:
+        set_active(person, active, request.user)
+    except AccountError as exc:
+        messages.error(request, str(exc))
+    else:
+        text = (_("%(name)s can sign in again.") if active
+                else _("%(name)s can no longer sign in."))
+        messages.success(request, text % {"name": person.username})
+    return redirect("accounts:person", user_id=person.pk)
 
 
 @login_required

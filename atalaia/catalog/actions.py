@@ -235,3 +235,22 @@ def save_service(fields: dict, actor: User, existing: Service | None = None) -> 
     audit(actor, "service.update" if existing else "service.create", "service", service.slug,
           {"fields": sorted(k for k, v in fields.items() if v is not None)})
     return service
+
+
+@transaction.atomic
+def add_team_member(team: Team, user: User, actor: User | None) -> bool:
+    """Add someone to a team (the plan pages teams); False when they already were."""
+    if team.members.filter(pk=user.pk).exists():
+        return False
+    team.members.add(user)
+    audit(actor, "team.member_add", "team", team.slug, {"member": user.username})
+    return True
+
+
+@transaction.atomic
+def remove_team_member(team: Team, user: User, actor: User | None) -> bool:
+    if not team.members.filter(pk=user.pk).exists():
+        return False
+    team.members.remove(user)
+    audit(actor, "team.member_remove", "team", team.slug, {"member": user.username})
+    return True
