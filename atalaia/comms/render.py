@@ -8,6 +8,8 @@ page's link), the chat message and the app push.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -36,6 +38,14 @@ class Draft:
 
     def body(self, language: str) -> str:
         return self.body_pt if is_pt(language) else self.body_en
+
+    def digest(self) -> str:
+        """A fingerprint of everything the update says: a preview carries it, so that
+        publishing can tell whether what goes out is still what was previewed."""
+        said = [self.incident.pk, self.status, self.body_en, self.body_pt,
+                self.eta.isoformat() if self.eta else None,
+                [[c["service"], c["status"]] for c in self.components]]
+        return hashlib.sha256(json.dumps(said).encode()).hexdigest()
 
 
 def is_pt(language: str) -> bool:
