@@ -8,6 +8,7 @@ from django.test import Client
 from atalaia.accounts.actions import create_token
 from atalaia.accounts.models import AccountRole, User
 from atalaia.accounts.twofactor import SESSION_KEY
+from tests.servers import WebServer, database_url, self_signed
 
 DEMO = Path(__file__).parent / "atalaia" / "demo"
 ROLES = ["admin", "commander", "responder", "communicator", "viewer"]
@@ -96,3 +97,13 @@ def pass_gate(incident, personas) -> None:
     for check in gate.ensure_checks(incident):
         gate.tick(check, personas["responder"])
     gate.sign_off(incident, personas["commander"])
+
+
+@pytest.fixture
+def https_server(transactional_db, tmp_path):
+    """`atalaia web` behind TLS with a test certificate: PagerDuty's own client library
+    speaks nothing else."""
+    cert, private_key = self_signed(tmp_path)
+    server = WebServer(database_url(), cert, private_key)
+    yield server
+    server.stop()

@@ -11,7 +11,6 @@ from atalaia.incidents.models import Incident, Stage
 from atalaia.intake.actions import create_integration
 from atalaia.intake.grouping import group_signals
 from atalaia.intake.models import ChangeEvent, Signal, SignalStatus
-from tests.servers import WebServer, database_url, self_signed
 
 
 @pytest.fixture
@@ -22,14 +21,6 @@ def key(demo):
 def post(path, body, **extra):
     raw = body if isinstance(body, str | bytes) else json.dumps(body)
     return Client().post(path, raw, content_type="application/json", **extra)
-
-
-@pytest.fixture
-def https_server(transactional_db, tmp_path):
-    cert, private_key = self_signed(tmp_path)
-    server = WebServer(database_url(), cert, private_key)
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow

@@ -29,7 +29,6 @@ from atalaia.oncall.models import (
     PageStatus,
 )
 from conftest import api, signed_in
-from tests.servers import WebServer, database_url, self_signed
 
 WAITING = (DeliveryStatus.QUEUED, DeliveryStatus.FAILED)
 
@@ -71,14 +70,6 @@ def assert_stopped_at_source(incident: Incident, since) -> None:
     assert deliveries and not [d for d in deliveries if d.status in WAITING]
     assert "acknowledged_at_source" in [
         e.body.get("event") for e in incident.entries.filter(kind="paging")]
-
-
-@pytest.fixture
-def https_server(transactional_db, tmp_path):
-    cert, private_key = self_signed(tmp_path)
-    server = WebServer(database_url(), cert, private_key)
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ import socket
 import threading
 import time
 
-import pytest
 from django.db import connections
 from django.test import Client
 
@@ -17,7 +16,6 @@ from atalaia.web.context import forget_health
 from atalaia.web.management.commands.worker import work_step, worker_loop
 from atalaia.web.models import JobState
 from conftest import signed_in
-from tests.servers import MailServer
 
 
 def page_email(key: str, address: str = "oncall@example.test") -> Delivery:
@@ -25,15 +23,6 @@ def page_email(key: str, address: str = "oncall@example.test") -> Delivery:
                        idempotency_key=key, purpose="page")
     Delivery.objects.filter(pk=delivery.pk).update(priority=0)
     return delivery
-
-
-@pytest.fixture
-def mail(settings):
-    server = MailServer()
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    yield server
-    server.stop()
 
 
 def test_a_failing_job_is_recorded_and_shown_while_the_others_run(db, personas, mail,

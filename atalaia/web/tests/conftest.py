@@ -1,0 +1,1 @@
+from atalaia.notify.tests.conftest import mail  # noqa: F401 - a real SMTP server
