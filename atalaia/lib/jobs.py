@@ -173,7 +173,13 @@ def failed_attempt(previous_attempts: int, exc: BaseException,
 
 
 def row_backoff(attempts: int) -> float:
-    """Seconds before the next attempt: doubling from ROW_RETRY_SECONDS up to
-    ROW_RETRY_MAX_SECONDS, with up to 10% jitter so that retries do not bunch up."""
-    delay = min(settings.ROW_RETRY_SECONDS * 2 ** (attempts - 1), settings.ROW_RETRY_MAX_SECONDS)
+    """Seconds before a failing row is taken again: see backoff()."""
+    return backoff(attempts, settings.ROW_RETRY_SECONDS, settings.ROW_RETRY_MAX_SECONDS)
+
+
+def backoff(attempts: int, first: float, most: float) -> float:
+    """Seconds before attempt `attempts` + 1: doubling from `first` up to `most`, with
+    up to 10% jitter so that retries do not bunch up (rows here, deliveries in the
+    outbox)."""
+    delay = min(first * 2 ** (attempts - 1), most)
     return delay * (1 + random.uniform(0, 0.1))

@@ -68,10 +68,7 @@ def _add_missing_probes(location: str) -> None:
 
 
 def _report_alive(location: str, holder: str, now: datetime) -> None:
-    ProcessBeat.objects.update_or_create(
-        name=prober_name(location, holder),
-        defaults={"kind": "prober", "seen_at": now, "stopped_at": None},
-        create_defaults={"kind": "prober", "started_at": now, "seen_at": now})
+    ProcessBeat.report(prober_name(location, holder), "prober", now)
 
 
 def _fair_share(location: str, now: datetime, lease_seconds: float) -> int:

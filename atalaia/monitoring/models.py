@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -204,3 +205,10 @@ class ProcessBeat(models.Model):
     class Meta:
         # Made by the web app before the prober's leases needed it; the table kept its name.
         db_table = "web_processbeat"
+
+    @classmethod
+    def report(cls, name: str, kind: str, now: datetime, stopped: bool = False) -> None:
+        """A worker or prober reports itself alive (or stopped) at `now`."""
+        cls.objects.update_or_create(name=name, defaults={
+            "kind": kind, "seen_at": now, "stopped_at": now if stopped else None},
+            create_defaults={"kind": kind, "started_at": now, "seen_at": now})

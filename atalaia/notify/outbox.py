@@ -18,7 +18,6 @@ Message-ID comes from the idempotency key so a receiver can drop the duplicate.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -32,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from atalaia.lib import outbound
+from atalaia.lib import jobs, outbound
 from atalaia.lib.crypto import decrypt, encrypt
 from atalaia.lib.text import one_line
 from atalaia.notify.models import Channel, Delivery, DeliveryStatus
@@ -306,10 +305,9 @@ def _record(delivery: Delivery, error: str) -> None:
 
 def backoff(attempts: int) -> float:
     """Seconds before the next attempt: doubling from DELIVERY_RETRY_SECONDS up to
-    DELIVERY_RETRY_MAX_SECONDS, with up to 10% jitter so retries do not bunch up."""
-    delay = min(settings.DELIVERY_RETRY_SECONDS * 2 ** (attempts - 1),
-                settings.DELIVERY_RETRY_MAX_SECONDS)
-    return delay * (1 + random.uniform(0, 0.1))
+    DELIVERY_RETRY_MAX_SECONDS, with jitter (lib/jobs.py)."""
+    return jobs.backoff(attempts, settings.DELIVERY_RETRY_SECONDS,
+                        settings.DELIVERY_RETRY_MAX_SECONDS)
 
 
 def _describe(exc: BaseException) -> str:

@@ -67,11 +67,8 @@ def health(now: datetime | None = None) -> Health:
 
 
 def beat(name: str, kind: str, stopped: bool = False) -> None:
-    """A worker or prober reports itself alive (or stopped)."""
-    now = timezone.now()
-    ProcessBeat.objects.update_or_create(name=name, defaults={
-        "kind": kind, "seen_at": now, "stopped_at": now if stopped else None},
-        create_defaults={"kind": kind, "started_at": now, "seen_at": now})
+    """A process reports itself alive (or stopped): the heartbeat lib/loop.py calls."""
+    ProcessBeat.report(name, kind, timezone.now(), stopped)
 
 
 _next_ping = 0.0
