@@ -176,12 +176,13 @@ def announce_closing(incident: Incident, actor: User | None, message: str = "",
     with status resolved asked to say (texts, ETA, component changes); otherwise an
     incident the public heard about gets the plan's resolved template, or the message
     given, on every channel. Components go back to operational unless told otherwise."""
-    latest = incident.updates.order_by("-published_at", "-pk").first()
     if closing is not None:
-        requested = closing.get("components") or _closing_components(latest)
+        # Prepared (and previewed) by publish_update: the components there already
+        # default to the last update's, back to operational.
         _publish(incident, actor, PublicStatus.RESOLVED, closing["body_en"],
-                 closing["body_pt"], closing.get("eta"), _components(requested))
+                 closing["body_pt"], closing["eta"], _components(closing["components"]))
         return
+    latest = incident.updates.order_by("-published_at", "-pk").first()
     if latest is None or latest.status == PublicStatus.RESOLVED or incident.confidential:
         return
     names = [c["name"] for c in latest.components] or list(
