@@ -9,7 +9,7 @@ export PORT
 ATALAIA_MAILCATCHER_PORT ?= 1025
 ATALAIA_SMTP_PORT ?= $(ATALAIA_MAILCATCHER_PORT)
 
-.PHONY: run test test-fast test-future test-sqlite test-postgres lint install system-deps bench bench-live bench-intake bench-prober bench-detection bench-false-alarms bench-fanout bench-paging bench-deps bench-statuspage bench-broadcast bench-remote clean
+.PHONY: run test test-fast test-future test-sqlite test-postgres lint install system-deps oidc-provider bench bench-live bench-intake bench-prober bench-detection bench-false-alarms bench-fanout bench-paging bench-deps bench-statuspage bench-broadcast bench-remote clean
 
 $(BIN)/atalaia: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(BIN)/atalaia: pyproject.toml
 	touch $(BIN)/atalaia
 
 install: $(BIN)/atalaia
+
+# The real OpenID provider the single sign-on tests sign in at (oidc-provider, npm, run
+# with the machine's Node.js), installed from tests/oidc/package-lock.json when missing.
+oidc-provider:
+	@[ -d tests/oidc/node_modules/oidc-provider ] || npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
 # Debian packages the tests need (Chromium for browser tests, Graphviz for the
 # dependency picture, Prometheus Alertmanager as a real intake client, Pango and fonts
@@ -71,10 +76,10 @@ lint: install
 	$(BIN)/mypy atalaia
 	$(BIN)/lint-imports
 
-test: install system-deps lint
+test: install system-deps oidc-provider lint
 	ATALAIA_DATA_DIR=$(CURDIR)/data/test $(BIN)/pytest -q
 
-test-fast: install lint
+test-fast: install oidc-provider lint
 	ATALAIA_DATA_DIR=$(CURDIR)/data/test $(BIN)/pytest -q -m "not slow"
 
 # The whole suite (SQLite) with the clock a year ahead and one core kept busy beside it:
@@ -83,7 +88,7 @@ test-fast: install lint
 # tests start; libfaketime hangs Python 3.11's timed waits). TEST_CLOCK_DAYS moves it
 # elsewhere.
 TEST_CLOCK_DAYS ?= 365
-test-future: install system-deps lint
+test-future: install system-deps oidc-provider lint
 	@busy=""; \
 	if command -v stress-ng >/dev/null; then stress-ng --cpu 1 --timeout 3h --quiet & busy=$$!; \
 	else echo "WARNING: stress-ng is missing: the suite runs without a busy core beside it"; fi; \
@@ -92,7 +97,7 @@ test-future: install system-deps lint
 	  -W ignore::pytest.PytestAssertRewriteWarning; status=$$?; \
 	[ -z "$$busy" ] || kill $$busy; exit $$status
 
-test-postgres: install system-deps
+test-postgres: install system-deps oidc-provider
 	ATALAIA_DATABASE_URL=$${ATALAIA_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/atalaia} \
 	ATALAIA_SECRET_KEY=$${ATALAIA_SECRET_KEY:-test-secret-key-that-is-long-enough-123456} \
 	ATALAIA_DATA_DIR=$(CURDIR)/data/test $(BIN)/pytest -q

@@ -1,5 +1,6 @@
 """The JSON API under /api/v1/: one router per app, errors as {"detail": "..."}."""
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -25,16 +26,26 @@ from atalaia.review.api import router as review_router
 from atalaia.review.postmortem_api import postmortem_router
 
 
+def _number(literal: str) -> int | float:
+    """JSON has one number type: 4.0 is the integer 4 (as JSON Schema says, and so as the
+    OpenAPI document promises), while 4.5 stays a fraction that no integer field takes."""
+    value = float(literal)
+    return int(value) if value.is_integer() else value
+
+
 class LimitedParser(Parser):
     """Request bodies through the one JSON door (depth, size, NUL, surrogates),
     whatever their Content-Type: Ninja reads every body as JSON."""
 
     def parse_body(self, request):
-        return jsondoc.parse(request.body, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return jsondoc.parse(request.body, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+                             parse_float=_number)
 
 
 api = NinjaAPI(title="Atalaia API", version="1", urls_namespace="api", auth=AUTH,
-               docs_url="/docs", parser=LimitedParser())
+               docs_url="/docs", parser=LimitedParser(),
+               # Swagger UI's stylesheet draws its icons from data: URLs.
+               docs_decorator=csp_update({"img-src": ["data:"]}))
 api.add_router("/", catalog_router)
 api.add_router("/plans", plans_router)
 api.add_router("/incidents", incidents_router)

@@ -5,13 +5,13 @@ variables are listed in docs/configuration.md.
 """
 
 import re
-import secrets
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from atalaia.lib import env
+from atalaia.lib import env, secretkey
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env.string("ATALAIA_DATA_DIR", str(Path.cwd() / "data"))).resolve()
@@ -20,31 +20,15 @@ DATABASES = {"default": env.database("ATALAIA_DATABASE_URL", DATA_DIR / "atalaia
 env.sqlite_durability()  # checked whichever database is in use: a bad value is an error
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
-
-def _secret_key() -> str:
-    configured = env.string("ATALAIA_SECRET_KEY")
-    if configured:
-        if len(configured) < 32:
-            raise ImproperlyConfigured("ATALAIA_SECRET_KEY: must be at least 32 characters long")
-        return configured
-    if not EMBEDDED:
-        # Several machines share one PostgreSQL database, so they must share
-        # one key too: a key generated here would exist on this machine only.
-        raise ImproperlyConfigured(
-            "ATALAIA_SECRET_KEY (or ATALAIA_SECRET_KEY_FILE) is required when "
-            "ATALAIA_DATABASE_URL points at PostgreSQL"
-        )
-    key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_urlsafe(48))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
-
-
 if EMBEDDED:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-SECRET_KEY = _secret_key()
+# The instance secret (atalaia/lib/secretkey.py says where it is read from) and older
+# secrets still accepted: Django's signing and sessions, and the key ring that decrypts
+# stored secrets and checks timeline MACs (atalaia/lib/crypto.py). Rotation:
+# docs/configuration.md. SECRET_KEY_PATH is the file the key came from (None: environment).
+CONFIG_DIR = secretkey.config_dir()
+SECRET_KEY, SECRET_KEY_PATH = secretkey.load(CONFIG_DIR, DATA_DIR, EMBEDDED)
+SECRET_KEY_FALLBACKS = secretkey.fallbacks()
 DEBUG = env.boolean("ATALAIA_DEBUG", False)
 ALLOWED_HOSTS = env.string_list("ATALAIA_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.string_list("ATALAIA_CSRF_TRUSTED_ORIGINS", [])
@@ -60,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # The API's docs page from its own static files: the CDN variant runs an inline script.
+    "ninja",
     "atalaia.catalog",
     "atalaia.plans",
     "atalaia.incidents",
@@ -75,6 +61,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside WhiteNoise: static files get the policy and frame rules too.
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "atalaia.web.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -85,8 +74,39 @@ MIDDLEWARE = [
     "atalaia.accounts.middleware.TwoFactorMiddleware",
     "atalaia.accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Headers on every response (the WSGI fronts keep them on the bytes they serve, and put
+# them on what they answer themselves: atalaia/lib/headers.py). The policy allows no
+# inline script or style: the pages' scripts and styles are static files.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Sites allowed to frame the status banner (/status/banner/): "*" for any, or origins.
+STATUS_EMBED_ORIGINS = env.string_list("ATALAIA_STATUS_EMBED_ORIGINS", ["*"])
+# An external logo on the status site (ATALAIA_STATUS_LOGO_URL) may be loaded from its origin.
+_LOGO_ORIGIN = env.origin("ATALAIA_STATUS_LOGO_URL")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, *([_LOGO_ORIGIN] if _LOGO_ORIGIN else [])],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# A proxy in front terminates TLS and says so in X-Forwarded-Proto: then requests count
+# as secure, cookies are sent over HTTPS only, and browsers are told to use HTTPS only
+# (HSTS) — also when `atalaia web` serves TLS itself. Without TLS, none of it.
+BEHIND_TLS_PROXY = env.boolean("ATALAIA_BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+_SERVES_TLS = BEHIND_TLS_PROXY or bool(env.string("ATALAIA_TLS_CERT_FILE"))
+SECURE_HSTS_SECONDS = env.integer("ATALAIA_HSTS_SECONDS", 31_536_000, minimum=0) \
+    if _SERVES_TLS else 0
 
 ROOT_URLCONF = "atalaia.urls"
 WSGI_APPLICATION = "atalaia.wsgi.application"
@@ -137,13 +157,14 @@ WHITENOISE_USE_FINDERS = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env.boolean("ATALAIA_SECURE_COOKIES", SITE_URL.startswith("https://"))
+SESSION_COOKIE_SECURE = env.boolean("ATALAIA_SECURE_COOKIES",
+                                    SITE_URL.startswith("https://") or _SERVES_TLS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-X_FRAME_OPTIONS = "DENY"
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
 
 REDIS_URL = env.string("ATALAIA_REDIS_URL")
+# Proxies (addresses or networks) whose X-Forwarded-For is believed: the client address
+# that rate limits and logs use (atalaia/lib/clientaddress.py). Empty: none.
+TRUSTED_PROXIES = env.network_list("ATALAIA_TRUSTED_PROXIES")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": REDIS_URL}}
@@ -196,8 +217,8 @@ LOGGING = {
 }
 
 # Intake: the largest request body accepted, the default events per minute per
-# integration, and how long after its last signal an incident still takes in
-# related new signals.
+# integration (a burst of that many, refilled over a minute: accounts/limits.py), and
+# how long after its last signal an incident still takes in related new signals.
 INTAKE_MAX_BYTES = env.integer("ATALAIA_INTAKE_MAX_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, INTAKE_MAX_BYTES)
 INTAKE_RATE_PER_MINUTE = env.integer("ATALAIA_INTAKE_RATE_PER_MINUTE", 6000, minimum=1)
@@ -222,10 +243,15 @@ DELIVERY_RETRY_MAX_SECONDS = env.number("ATALAIA_DELIVERY_RETRY_MAX_SECONDS", 36
 DELIVERY_SENDING_TIMEOUT = env.number("ATALAIA_DELIVERY_SENDING_TIMEOUT", 300.0, minimum=1)
 # SMTP connections a worker sends a turn's e-mails over at once.
 DELIVERY_SMTP_CONNECTIONS = env.integer("ATALAIA_DELIVERY_SMTP_CONNECTIONS", 2, minimum=1)
-# Let outbound requests to URLs people typed (subscriber webhooks) reach private
+# Let outbound requests to URLs people typed (subscriber webhooks, company channels,
+# contact methods' Apprise URLs) reach private
 # and loopback addresses: off by default, so a subscriber cannot aim Atalaia at
 # its own network.
 OUTBOUND_ALLOW_PRIVATE = env.boolean("ATALAIA_OUTBOUND_ALLOW_PRIVATE", False)
+# The DNS server that outbound requests ask for a host's addresses (10.0.0.2,
+# 10.0.0.2:5353, [::1]:53); empty: the system's resolver. The address checked is the
+# one connected to either way.
+OUTBOUND_NAMESERVER = env.string("ATALAIA_OUTBOUND_NAMESERVER", "")
 # Every outbound request to such a URL: one total deadline in seconds (connect, send
 # and the whole reply, however slowly it trickles in) and the most of a reply's body
 # read (the rest is never read: the status code is what counts).
@@ -242,7 +268,8 @@ STATUS_TIME_ZONE = env.string("ATALAIA_STATUS_TIME_ZONE", "America/Sao_Paulo")
 STATUS_EXPORT_DIR = env.string("ATALAIA_STATUS_EXPORT_DIR", "")
 # Browsers and CDNs may keep a public status response this many seconds.
 STATUS_MAX_AGE = env.integer("ATALAIA_STATUS_MAX_AGE", 10, minimum=0)
-# Renders of public status pages (cache misses) per client address and minute; 0: no limit.
+# Renders of public status pages (cache misses) per client address: a burst of this
+# many, refilled over a minute (accounts/limits.py); 0: no limit.
 STATUS_RENDERS_PER_MINUTE = env.integer("ATALAIA_STATUS_RENDERS_PER_MINUTE", 120, minimum=0)
 # /metrics (Prometheus): open to these networks, or to a request with this bearer token.
 METRICS_ALLOW = [n.strip() for n in env.string("ATALAIA_METRICS_ALLOW",
@@ -260,7 +287,8 @@ BROADCAST_BATCH = env.integer("ATALAIA_BROADCAST_BATCH", 500, minimum=1)
 # pages are stale (a change shows on every process within this time).
 STATUS_VERSION_CHECK_SECONDS = env.number("ATALAIA_STATUS_VERSION_CHECK_SECONDS", 0.5,
                                           minimum=0)
-# Sign-ups to status updates allowed in an hour, per address and per client IP address.
+# Sign-ups to status updates: a burst of this many, refilled over an hour, per address
+# signed up and per client address (accounts/limits.py).
 STATUS_SIGNUPS_PER_ADDRESS_HOUR = env.integer("ATALAIA_STATUS_SIGNUPS_PER_ADDRESS_HOUR", 3,
                                               minimum=1)
 STATUS_SIGNUPS_PER_IP_HOUR = env.integer("ATALAIA_STATUS_SIGNUPS_PER_IP_HOUR", 20, minimum=1)
@@ -291,3 +319,45 @@ PROBER_STATS_SECONDS = env.number("ATALAIA_PROBER_STATS_SECONDS", 60.0, minimum=
 MONITOR_RAW_DAYS = env.integer("ATALAIA_MONITOR_RAW_DAYS", 35, minimum=1)
 FLAP_CHANGES = env.integer("ATALAIA_FLAP_CHANGES", 6, minimum=2)
 FLAP_WINDOW_MINUTES = env.number("ATALAIA_FLAP_WINDOW_MINUTES", 30.0, minimum=0.01)
+
+# Single sign-on with OpenID Connect (atalaia/accounts/sso.py, docs/sso.md): off until an
+# issuer is set. Register ATALAIA_SITE_URL + /accounts/sso/callback/ as the redirect URI
+# and ATALAIA_SITE_URL + /accounts/login/ as the post-logout redirect URI at the provider.
+OIDC_ISSUER = env.string("ATALAIA_OIDC_ISSUER")
+# The name on the login page's button: "Sign in with <name>".
+OIDC_PROVIDER_NAME = env.string("ATALAIA_OIDC_PROVIDER_NAME", "SSO")
+OIDC_CLIENT_ID = env.string("ATALAIA_OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env.string("ATALAIA_OIDC_CLIENT_SECRET")  # or ..._SECRET_FILE
+OIDC_SCOPES = env.string("ATALAIA_OIDC_SCOPES", "openid profile email").replace(",", " ").split()
+# The claim whose value names the new account (an account is found by issuer and subject,
+# never by this name or the e-mail address alone).
+OIDC_USERNAME_CLAIM = env.string("ATALAIA_OIDC_USERNAME_CLAIM", "preferred_username")
+# The claim holding groups or roles (a dotted path reaches into objects, as Keycloak's
+# realm_access.roles), and what its values map to: "group=role,group=role". The highest
+# mapped role wins; nobody mapped gets the default role ("none": they are refused).
+OIDC_ROLE_CLAIM = env.string("ATALAIA_OIDC_ROLE_CLAIM", "groups")
+OIDC_ROLE_MAP = dict(
+    pair.partition("=")[::2] for pair in env.string_list("ATALAIA_OIDC_ROLE_MAP", []))
+OIDC_DEFAULT_ROLE = env.string("ATALAIA_OIDC_DEFAULT_ROLE", "viewer")
+# true: a person the provider vouches for gets an account at the first sign-in;
+# false: only accounts an admin made beforehand (with the same username) may sign in.
+OIDC_CREATE_ACCOUNTS = env.boolean("ATALAIA_OIDC_CREATE_ACCOUNTS", True)
+# Each call to the provider (discovery, keys, token) gives up after this long.
+OIDC_TIMEOUT_SECONDS = env.number("ATALAIA_OIDC_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# Password sign-in off for everybody but the break-glass admin (a local account that
+# still works when the provider is down; it keeps its password and two-factor).
+SSO_ONLY = env.boolean("ATALAIA_SSO_ONLY", False)
+BREAK_GLASS_ADMIN = env.string("ATALAIA_BREAK_GLASS_ADMIN")
+if OIDC_ISSUER and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured("ATALAIA_OIDC_ISSUER is set: ATALAIA_OIDC_CLIENT_ID and "
+                               "ATALAIA_OIDC_CLIENT_SECRET (or _FILE) are required too")
+if SSO_ONLY and not OIDC_ISSUER:
+    raise ImproperlyConfigured("ATALAIA_SSO_ONLY needs ATALAIA_OIDC_ISSUER: nobody could "
+                               "sign in otherwise")
+if any(not group or not role for group, role in OIDC_ROLE_MAP.items()):
+    raise ImproperlyConfigured("ATALAIA_OIDC_ROLE_MAP: expected group=role,group=role")
+AUTHENTICATION_BACKENDS = ["atalaia.accounts.sso.PasswordBackend"]
+if OIDC_ISSUER:
+    # Logging out goes on to the provider's end-session page; the policy's form-action
+    # also covers where the logout form's answer redirects to.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(env.origin("ATALAIA_OIDC_ISSUER"))

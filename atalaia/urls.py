@@ -4,12 +4,15 @@ from django.views.generic import RedirectView
 from atalaia.api import api
 from atalaia.catalog import team_views as catalog_team_views
 from atalaia.comms import public_views as comms_public_views
+from atalaia.incidents.visibility import of_visible_incidents
 from atalaia.intake import views as intake_views
 from atalaia.notify import views as notify_views
 from atalaia.oncall import paging_views as oncall_paging_views
 from atalaia.review import metrics as review_metrics
 from atalaia.review import views as review_views
 from atalaia.web import views as web_views
+
+READABLE = {"readable": of_visible_incidents}
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list"), name="home"),
@@ -27,8 +30,10 @@ urlpatterns = [
     path("signals/", intake_views.inbox, name="signals"),
     path("signals/<int:signal_id>/<str:decision>/", intake_views.decide, name="signal_decide"),
     path("integrations/", intake_views.integrations, name="integrations"),
-    path("deliveries/", notify_views.deliveries, name="deliveries"),
-    path("deliveries/<int:delivery_id>/retry/", notify_views.retry, name="delivery_retry"),
+    # notify sits below incidents: these get the incidents' visibility rule from here.
+    path("deliveries/", notify_views.deliveries, READABLE, name="deliveries"),
+    path("deliveries/<int:delivery_id>/retry/", notify_views.retry, READABLE,
+         name="delivery_retry"),
     path("contact/", notify_views.contact, name="contact"),
     path("contact/<int:method_id>/verify/", notify_views.contact_verify, name="contact_verify"),
     path("contact/<int:method_id>/resend/", notify_views.contact_resend, name="contact_resend"),
@@ -36,7 +41,7 @@ urlpatterns = [
     path("people/", notify_views.people, name="people"),
     path("teams/", catalog_team_views.teams, name="teams"),
     path("teams/<slug:slug>/members/", catalog_team_views.team_members, name="team_members"),
-    path("mailcatcher/", notify_views.mailcatcher, name="mailcatcher"),
+    path("mailcatcher/", notify_views.mailcatcher, READABLE, name="mailcatcher"),
     # The acknowledgement link in a page notification: the signed token is the credential.
     path("ack/<str:token>/", oncall_paging_views.page_ack, name="page_ack"),
     path("accounts/", include("atalaia.accounts.urls")),
@@ -55,3 +60,9 @@ urlpatterns = [
     path("status/", include("atalaia.comms.public_urls")),
     path("i/<int:incident_id>", comms_public_views.short_link, name="status_short"),
 ]
+
+# Errors Django answers itself: JSON on the API paths (atalaia/web/errors.py).
+handler400 = "atalaia.web.errors.bad_request"
+handler403 = "atalaia.web.errors.permission_denied"
+handler404 = "atalaia.web.errors.page_not_found"
+handler500 = "atalaia.web.errors.server_error"

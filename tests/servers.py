@@ -22,9 +22,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def self_signed(folder: Path, days: int = 30) -> tuple[Path, Path]:
+def self_signed(folder: Path, days: int = 30, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A certificate for `host` (an IP address or a DNS name) and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    try:
+        alt_name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt_name = x509.DNSName(host)
     now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -32,8 +37,7 @@ def self_signed(folder: Path, days: int = 30) -> tuple[Path, Path]:
             # machine's clock when the suite's is moved (`make test-future`).
             .not_valid_before(datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
             .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([alt_name]), critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
@@ -58,6 +62,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_answers(server, url: str, what: str, verify: ssl.SSLContext | bool = True,
+                       seconds: float = 30) -> None:
+    """Wait until `server.process` answers `url` over HTTP; stop it and fail when it dies
+    or stays silent (no fixture would stop it: the test never got the server)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.process.poll() is None, server.process.stdout.read().decode()
+        try:
+            httpx.get(url, verify=verify, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"{what} did not answer {url} within {seconds:.0f} s")
+
+
 class WebServer:
     """`atalaia web` in a subprocess, serving the database the test uses."""
 
@@ -76,18 +96,8 @@ class WebServer:
         self._wait()
 
     def _wait(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.process.stdout.read().decode()
-            try:
-                trust = ssl.create_default_context(cafile=str(self.cert)) if self.cert \
-                    else True
-                httpx.get(self.url + "/healthz", verify=trust, timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()  # no fixture will: it never got the server
-        raise AssertionError("atalaia web did not start within 30 s")
+        trust = ssl.create_default_context(cafile=str(self.cert)) if self.cert else True
+        wait_until_answers(self, self.url + "/healthz", "atalaia web", verify=trust)
 
     def stop(self) -> None:
         import signal

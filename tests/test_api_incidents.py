@@ -138,7 +138,9 @@ def test_confidential_incident_is_hidden_from_non_participants(demo, tokens, per
     assert api(client, "GET", path, tokens["responder"]).status_code == 200
     assert api(client, "GET", path, tokens["admin"]).status_code == 200
     assert api(client, "GET", path, tokens["viewer"]).status_code == 404
-    assert api(client, "GET", path + "/timeline", tokens["commander"]).status_code == 404
+    assert api(client, "GET", path + "/timeline", tokens["viewer"]).status_code == 404
+    # The demo's on-call commander is paged for it, and being paged puts them on it.
+    assert api(client, "GET", path + "/timeline", tokens["commander"]).status_code == 200
     listed = api(client, "GET", "/incidents", tokens["viewer"]).json()
     assert created["id"] not in [i["id"] for i in listed]
     page = client.get(f"/incidents/{created['id']}/")

@@ -3,23 +3,27 @@
 import datetime
 
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from atalaia.accounts.models import User
+from atalaia.catalog.actions import add_team_member, remove_team_member, save_service
 from atalaia.catalog.models import Team
 from atalaia.comms.actions import publish_update
 from atalaia.comms.export import JSON as STATUSPAGE_JSON
 from atalaia.comms.models import Broadcast, CompanyChannel, Maintenance, Update
 from atalaia.incidents import gate
 from atalaia.incidents.actions import declare_incident
-from atalaia.incidents.models import VerificationCheck
-from atalaia.intake.actions import create_integration, record_events
+from atalaia.incidents.models import Incident, VerificationCheck
+from atalaia.incidents.visibility import can_see
+from atalaia.intake.actions import attach_signal, create_integration, record_events
 from atalaia.intake.formats.common import Event
-from atalaia.intake.models import Signal
+from atalaia.intake.models import Integration, Signal
 from atalaia.monitoring.models import MaintenanceWindow, Monitor
-from atalaia.notify.contacts import add_method
-from atalaia.notify.models import ContactMethod, Delivery
+from atalaia.notify import mailcatcher, outbox
+from atalaia.notify.contacts import add_method, add_verified
+from atalaia.notify.models import CaughtMail, ContactMethod, Delivery
 from atalaia.notify.outbox import enqueue
 from atalaia.oncall.models import (
     EscalationPolicy,
@@ -128,17 +132,20 @@ API_ROUTES = [
                                "components": ["payments"]}, COMMUNICATE),
     ("POST", "/maintenances/{maintenance}/move", {"status": "in_progress"}, COMMUNICATE),
     ("PUT", "/components/payments/status", {"status": "degraded_performance"}, COMMUNICATE),
+    # The fixture's host credential allows the admin role only (a refusal is a 403).
     ("POST", "/incidents/{id}/runs", {"runbook": "linux-basics", "step": "Disk space"},
-     RESPOND),
-    ("POST", "/incidents/{id}/adhoc", {"command": "uptime"}, RESPOND),
+     ADMIN),
+    ("POST", "/incidents/{id}/adhoc", {"command": "uptime"}, ADMIN),
     ("GET", "/runs/{run}", None, EVERYONE),
     ("GET", "/incidents/{id}/postmortem", None, EVERYONE),
     ("PUT", "/incidents/{id}/postmortem", {"text": "# Notes"}, RESPOND),
     ("POST", "/incidents/{id}/postmortem/publish", {}, RESPOND),
     ("GET", "/incidents/{id}/gate", None, EVERYONE),
-    ("POST", "/incidents/{id}/gate/signoff", None, EVERYONE),
-    ("POST", "/incidents/{id}/gate/checks/{check}", None, EVERYONE),
-    ("POST", "/incidents/{id}/gate/force", {"reason": "r"}, EVERYONE),
+    # Nobody holds the incident's commander role: a commander or admin account signs off;
+    # the demo plan's manual check is Support's (the responder); only an admin forces.
+    ("POST", "/incidents/{id}/gate/signoff", None, COMMAND),
+    ("POST", "/incidents/{id}/gate/checks/{check}", None, {"responder"}),
+    ("POST", "/incidents/{id}/gate/force", {"reason": "r"}, ADMIN),
     ("GET", "/incidents/{id}/timings", None, EVERYONE),
     ("GET", "/incidents/{id}/review", None, EVERYONE),
     ("POST", "/incidents/{id}/review/feedback", {"plan_rating": 4, "tools_rating": 4}, NOTE),
@@ -169,6 +176,9 @@ PAGES = [
     ("POST", "/accounts/users/{user}/password/", {}, ADMIN),
     ("POST", "/accounts/users/{user}/two-factor/", {}, ADMIN),
     ("POST", "/accounts/users/{user}/active/", {"active": "1"}, ADMIN),
+    ("POST", "/accounts/users/{user}/unlock/", {}, ADMIN),
+    ("GET", "/accounts/security/", None, EVERYONE),
+    ("POST", "/accounts/security/", {}, EVERYONE),
     ("GET", "/teams/", None, EVERYONE),
     ("POST", "/teams/{team}/members/", {"add": "viewer"}, ADMIN),
     ("GET", "/accounts/audit/", None, ADMIN),
@@ -262,13 +272,13 @@ PAGES = [
     ("POST", "/remote/credentials/", {"name": ""}, ADMIN),
     ("GET", "/remote/runbooks/", None, EVERYONE),
     ("POST", "/remote/runbooks/", {"source": "slug: x"}, {"admin", "commander"}),
-    ("POST", "/remote/incidents/{id}/runs/", {"step": "linux-basics::Disk space"}, EVERYONE),
+    ("POST", "/remote/incidents/{id}/runs/", {"step": "linux-basics::Disk space"}, ADMIN),
     ("POST", "/remote/incidents/{id}/sessions/", {"tool": "RustDesk", "summary": "s"},
      RESPOND),
     ("GET", "/remote/runs/{run}/", None, EVERYONE),
     ("GET", "/remote/runs/{run}/live.json", None, EVERYONE),
-    ("POST", "/remote/runs/{run}/decide/", {"decision": "reject"}, EVERYONE),
-    ("POST", "/remote/runs/{run}/fix/", {}, EVERYONE),
+    ("POST", "/remote/runs/{run}/decide/", {"decision": "reject"}, RESPOND),
+    ("POST", "/remote/runs/{run}/fix/", {}, COMMAND),
     ("GET", "/remote/runs/{run}/hosts/{runhost}/recording/", None, EVERYONE),
     ("GET", "/review/dashboard/", None, EVERYONE),
     ("GET", "/review/{id}/", None, EVERYONE),
@@ -336,6 +346,62 @@ def incident(demo, personas):
     return incident
 
 
+# A confidential incident's words, distinctive enough that finding one in a response
+# can only mean it leaked.
+SECRET_TITLE = "Quokka vault breach"
+SECRET_SUMMARY = "Marmalade ledger exposure"
+SECRET_SERVICE = "Zanzibar Ledger"
+
+
+@pytest.fixture
+def secret(incident, personas):
+    """A confidential incident the admin declared, which paged the technical team
+    (the responder; the commander is left out, as a commander not on it), sent its
+    pages and had them caught by the demo's mail catcher."""
+    save_service({"slug": "zanzibar", "name": SECRET_SERVICE}, personas["admin"])
+    technical = Team.objects.get(slug="technical")
+    remove_team_member(technical, personas["commander"], None)
+    add_verified(personas["responder"], "email", "responder@example.test", "Secret")
+    secret = declare_incident(personas["admin"], SECRET_TITLE, ["zanzibar"],
+                              summary=SECRET_SUMMARY, confidential=True)
+    add_team_member(technical, personas["commander"], None)
+    assert secret.deliveries.exists()
+    mail.outbox.clear()
+    outbox.send_due()
+    for message in mail.outbox:
+        # What the catcher's SMTP handler stores (store() itself runs in its own thread).
+        mailcatcher.caught(message.from_email, message.to, message.message().as_bytes()).save()
+    assert CaughtMail.objects.filter(subject__contains=SECRET_TITLE).exists()
+    # Its signal, and its review with an action item, for the lists that show them.
+    integration = Integration.objects.get(name="Scripts")
+    record_events(integration, "generic", [Event(action="trigger", dedup_key="secret",
+                                                 severity="warning", summary="odd too",
+                                                 service_hint="zanzibar")])
+    attach_signal(Signal.objects.get(dedup_key="secret"), secret, personas["admin"])
+    ActionItem.objects.create(review=open_review(secret, personas["admin"]), title="Secret")
+    return secret
+
+
+# Pages that show the service catalog, or pick from it: the confidential incident's
+# service is there because it exists, whoever had an incident on it.
+CATALOG_SHOWN = {"/services", "/services/graph", "/services/", "/services/graph.svg",
+                 "/services/payments/", "/services/catalog.yaml", "/incidents/new/",
+                 "/incidents/{id}/", "/monitors/new/", "/monitors/{monitor}/edit/",
+                 "/maintenance/new/", "/maintenance/{window}/edit/"}
+
+
+def _assert_nothing_of(secret: Incident, reader, path: str, response) -> None:
+    """A reader who may not see the confidential incident finds none of its words."""
+    if reader is not None and can_see(reader, secret):
+        return
+    words = [SECRET_TITLE, SECRET_SUMMARY]
+    if path not in CATALOG_SHOWN:
+        words.append(SECRET_SERVICE)
+    body = response.content.decode(errors="replace")
+    leaked = [text for text in words if text in body]
+    assert not leaked, (leaked, response.status_code)
+
+
 def _fill_oncall(path):
     if "{schedule}" not in path:
         return path
@@ -377,16 +443,21 @@ def body_for(body, incident):
 
         return {"source": (DEMO / "plan.yaml").read_text()}
     if isinstance(body, dict):
-        return {k: fill(v, incident) if isinstance(v, str) else v for k, v in body.items()}
+        # "{id}" alone is the incident's number: an integer, as the API's strict types want.
+        return {k: incident.pk if v == "{id}" else fill(v, incident) if isinstance(v, str) else v
+                for k, v in body.items()}
     return body
 
 
 @pytest.mark.parametrize("role", [*ROLES, "anonymous"])
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), API_ROUTES,
                          ids=[f"{m} {p} {b and b.get('kind', '')}" for m, p, b, _ in API_ROUTES])
-def test_api_route_enforces_account_role(role, method, path, body, allowed, incident, tokens):
+def test_api_route_enforces_account_role(role, method, path, body, allowed, incident, tokens,
+                                         secret, personas):
     token = tokens.get(role)
+    reader = personas.get(role)
     response = api(Client(), method, fill(path, incident), token, body_for(body, incident))
+    _assert_nothing_of(secret, reader, path, response)
     if role == "anonymous":
         assert response.status_code == 401, response.content
     elif role in allowed:
@@ -399,13 +470,16 @@ def test_api_route_enforces_account_role(role, method, path, body, allowed, inci
 @pytest.mark.parametrize("role", [*ROLES, "anonymous"])
 @pytest.mark.parametrize(("method", "path", "data", "allowed"), PAGES,
                          ids=[f"{m} {p}" for m, p, _, _ in PAGES])
-def test_page_enforces_account_role(role, method, path, data, allowed, incident, clients):
+def test_page_enforces_account_role(role, method, path, data, allowed, incident, clients,
+                                    secret, personas):
     client = clients.get(role, Client())
+    reader = personas.get(role)
     if data is not None:
         data = body_for(data, incident)
         if method == "POST" and "role" in data:
             data["user"] = str(incident.declared_by_id)
     response = getattr(client, method.lower())(fill(path, incident), data=data or {})
+    _assert_nothing_of(secret, reader, path, response)
     if role == "anonymous":
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     elif role in allowed:
@@ -452,6 +526,8 @@ PUBLIC_PAGES = {"healthz", "accounts/login/", "accounts/logout/", "accounts/2fa/
                 # What browsers ask for on their own: a redirect to the static file.
                 "favicon.ico",
                 "accounts/2fa/enrol/", "accounts/language/", "", "api/v1/",
+                # Single sign-on: open to anyone, 404 until configured (accounts/tests/test_sso.py).
+                "accounts/sso/login/", "accounts/sso/callback/",
                 "accounts/tokens/<int:token_id>/revoke/", "incidents/<int:incident_id>/live/",
                 "incidents/<int:incident_id>/do/<str:action>/",
                 "signals/<int:signal_id>/<str:decision>/",
@@ -470,7 +546,8 @@ PUBLIC_PAGES = {"healthz", "accounts/login/", "accounts/logout/", "accounts/2fa/
                 # The public status site (atalaia/comms/tests): no login by design.
                 "status/", "status/incidents/<int:incident_id>", "status/history/",
                 "status/badge/<slug:slug>.svg", "status/banner.json", "status/banner.js",
-                "status/banner/", "status/feed.atom", "status/maintenance.ics",
+                "status/banner/", "status/style.css", "status/feed.atom",
+                "status/maintenance.ics",
                 "i/<int:incident_id>", "status/subscribe/",
                 # Prometheus: its own address allow-list or token (atalaia/review/tests).
                 "metrics",

@@ -41,12 +41,13 @@ def test_postgresql_requires_a_shared_secret_key(tmp_path):
 
 
 def test_secret_key_is_generated_once_for_the_embedded_default(tmp_path):
+    # In the config folder, not beside the database (atalaia/web/tests/test_keys.py).
     env = {"ATALAIA_DATA_DIR": str(tmp_path), "ATALAIA_SECRET_KEY": "",
-           "ATALAIA_DATABASE_URL": ""}
+           "ATALAIA_DATABASE_URL": "", "ATALAIA_CONFIG_DIR": str(tmp_path / "config")}
     assert atalaia("check", env=env).returncode == 0
-    key = (tmp_path / "secret_key").read_text()
+    key = (tmp_path / "config" / "secret_key").read_text()
     assert atalaia("check", env=env).returncode == 0
-    assert (tmp_path / "secret_key").read_text() == key and len(key) >= 32
+    assert (tmp_path / "config" / "secret_key").read_text() == key and len(key) >= 32
 
 
 @pytest.mark.slow

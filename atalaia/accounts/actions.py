@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from atalaia.accounts import twofactor
-from atalaia.accounts.models import AccountRole, ApiToken, AuditEvent, User
+from atalaia.accounts.models import AccountRole, ApiToken, AuditEvent, RecoveryCode, User
 from atalaia.lib.crypto import sha256_hex
 
 TOKEN_PREFIX = "atl_"
@@ -118,6 +118,7 @@ def reset_two_factor(user: User, actor: User | None) -> None:
     user.totp_secret = ""
     user.totp_confirmed = False
     user.save(update_fields=["totp_secret", "totp_confirmed"])
+    user.recovery_codes.all().delete()
     audit(actor, "user.2fa_reset", "user", user.username)
 
 
@@ -144,10 +145,45 @@ def restart_totp_enrolment(user: User) -> None:
 
 
 @transaction.atomic
-def confirm_totp(user: User) -> None:
+def confirm_totp(user: User) -> list[str]:
+    """Two-factor is on; the recovery codes made with it are returned, to be shown once."""
     user.totp_confirmed = True
     user.save(update_fields=["totp_confirmed"])
     audit(user, "user.2fa_enrol", "user", user.username)
+    return _new_recovery_codes(user)
+
+
+@transaction.atomic
+def regenerate_recovery_codes(user: User, actor: User) -> list[str]:
+    """A new set of recovery codes; the old set stops working."""
+    if not user.totp_confirmed:
+        raise AccountError(_("Turn on two-factor authentication first."))
+    codes = _new_recovery_codes(user)
+    audit(actor, "user.recovery_codes", "user", user.username)
+    return codes
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    user.recovery_codes.all().delete()
+    codes = twofactor.new_recovery_codes()
+    RecoveryCode.objects.bulk_create(
+        RecoveryCode(user=user, digest=twofactor.recovery_digest(code)) for code in codes)
+    return codes
+
+
+@transaction.atomic
+def use_recovery_code(user: User, code: str) -> bool:
+    """Spend one recovery code in place of an authenticator code: good once."""
+    used = RecoveryCode.objects.filter(user=user, digest=twofactor.recovery_digest(code),
+                                       used_at__isnull=True).update(used_at=timezone.now())
+    if used:
+        audit(user, "user.recovery_code_used", "user", user.username,
+              {"left": recovery_codes_left(user)})
+    return bool(used)
+
+
+def recovery_codes_left(user: User) -> int:
+    return user.recovery_codes.filter(used_at__isnull=True).count()
 
 
 @transaction.atomic

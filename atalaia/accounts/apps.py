@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "atalaia.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from atalaia.accounts import jobs, sso
+
+        jobs.register()
+        checks.register(sso.check_settings)

@@ -2,6 +2,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from atalaia.lib.crypto import EncryptedTextField
+
 
 class AccountRole(models.TextChoices):
     """What a user may do in Atalaia (not to be confused with incident roles)."""
@@ -18,9 +20,21 @@ class User(AbstractUser):
                             default=AccountRole.VIEWER)
     language = models.CharField(max_length=8, blank=True, default="")
     # The TOTP secret, encrypted with the instance key (atalaia.lib.crypto).
-    totp_secret = models.TextField(blank=True, default="")
+    totp_secret = EncryptedTextField(blank=True, default="")
     totp_confirmed = models.BooleanField(default=False)
     totp_required = models.BooleanField(default=False)
+    # The time step of the last TOTP code accepted: a code is good once, so one seen
+    # over a shoulder or in a proxy log cannot sign in again (accounts/twofactor.py).
+    totp_last_step = models.BigIntegerField(default=0)
+    # The OpenID Connect identity this account signs in with (accounts/sso.py): the
+    # provider's issuer and its stable subject; empty for password accounts.
+    sso_issuer = models.CharField(max_length=255, blank=True, default="")
+    sso_subject = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta(AbstractUser.Meta):
+        constraints = [models.UniqueConstraint(
+            fields=["sso_issuer", "sso_subject"], condition=~models.Q(sso_subject=""),
+            name="one_account_per_sso_identity")]
 
     @property
     def needs_totp(self) -> bool:
@@ -60,3 +74,40 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+class TokenBucket(models.Model):
+    """The state of one rate-limit bucket (accounts/limits.py), written by raw upserts."""
+
+    key = models.CharField(max_length=64, primary_key=True)  # sha256 of rule and key
+    tokens = models.FloatField()
+    stamp = models.FloatField()  # time.time() of the last take
+    full_at = models.FloatField(db_index=True)  # when the bucket is full again: prunable
+    allowed = models.BooleanField(default=True)  # whether the last take was allowed
+
+
+class Lockout(models.Model):
+    """Failed sign-ins under one normalised username (accounts/signin.py): the count
+    that locks, and the lock. Kept for names with no account too, so that a locked
+    name answers the same whether or not it exists; keyed by a hash of the name, so
+    the table does not keep what people typed."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+")
+    failures = models.PositiveIntegerField(default=0)  # since the last success or lock
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    lockouts = models.PositiveIntegerField(default=0)  # recent locks: each one is longer
+    locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    reason = models.CharField(max_length=16, blank=True, default="")  # password, two-factor
+
+
+class RecoveryCode(models.Model):
+    """A one-time code that stands in for the authenticator app (a lost phone). Only
+    its SHA-256 is kept: the code is 80 random bits, too many to try offline, so a
+    slow hash would add nothing but a slower sign-in."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)

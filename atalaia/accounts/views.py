@@ -5,17 +5,19 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import check_for_language
+from django.utils.translation import check_for_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from atalaia.accounts import twofactor
+from atalaia.accounts import signin, twofactor
 from atalaia.accounts.actions import (
     AccountError,
     begin_totp_enrolment,
     confirm_totp,
     create_token,
     create_user,
+    recovery_codes_left,
+    regenerate_recovery_codes,
     reset_password,
     reset_two_factor,
     restart_totp_enrolment,
@@ -23,18 +25,35 @@ from atalaia.accounts.actions import (
     set_active,
     set_role,
     set_totp_required,
+    use_recovery_code,
 )
 from atalaia.accounts.models import AccountRole, ApiToken, AuditEvent, User
 from atalaia.accounts.permissions import require
+from atalaia.accounts.throttle import too_many
 
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def post(self, request, *args, **kwargs):
+        refused = signin.check(request.POST.get("username", ""), request.META, signin.PASSWORD)
+        if refused:
+            # An unbound form: a bound one would check the password when shown.
+            form = self.get_form_class()(request)
+            return too_many(self.render_to_response(
+                self.get_context_data(form=form, throttled=refused.message)), refused)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        signin.failed(form.data.get("username", ""), self.request.META, signin.PASSWORD)
+        return super().form_invalid(form)
+
     def form_valid(self, form):
         response = super().form_valid(form)
         user = form.get_user()
+        signin.succeeded(user.username, signin.PASSWORD,
+                         complete=not (user.totp_confirmed or user.needs_totp))
         if user.needs_totp:
             # The sign-in is the POST that starts an enrolment, so that the enrolment
             # page itself only shows the pending secret and never changes it.
@@ -52,17 +71,43 @@ def _safe_next(request, fallback: str) -> str:
 
 @login_required
 def verify_2fa(request):
-    if not request.user.totp_confirmed:
+    user = request.user
+    if not user.totp_confirmed:
         return redirect("accounts:2fa_enrol")
     error = ""
     if request.method == "POST":
-        if twofactor.verify(request.user, request.POST.get("code", "")):
+        refused = signin.check(user.username, request.META, signin.TWO_FACTOR)
+        if refused:
+            return too_many(_verify_page(request, refused.message), refused)
+        if _second_factor(request, user, request.POST.get("code", "")):
+            signin.succeeded(user.username, signin.TWO_FACTOR, complete=True)
             request.session.cycle_key()
             request.session[twofactor.SESSION_KEY] = True
             return redirect(_safe_next(request, reverse("incidents:list")))
-        error = _("That code is not valid. Check your authenticator app's clock.")
+        signin.failed(user.username, request.META, signin.TWO_FACTOR)
+        error = _("That code is not valid, or was used already. Wait for the next one "
+                  "your app shows.")
+    return _verify_page(request, error)
+
+
+def _verify_page(request, error: str):
     return render(request, "accounts/2fa_verify.html",
-                  {"error": error, "next": request.GET.get("next", "")})
+                  {"error": error, "next": request.POST.get("next") or request.GET.get("next", "")})
+
+
+def _second_factor(request, user: User, code: str) -> bool:
+    """An authenticator code, or one of the recovery codes (a lost phone)."""
+    if not twofactor.looks_like_recovery_code(code):
+        return twofactor.verify(user, code)
+    if not use_recovery_code(user, code):
+        return False
+    left = recovery_codes_left(user)
+    messages.warning(request, ngettext(
+        "You signed in with a recovery code. %(left)d code is left: make new ones on "
+        "the Sign-in security page.",
+        "You signed in with a recovery code. %(left)d codes are left: make new ones on "
+        "the Sign-in security page.", left) % {"left": left})
+    return True
 
 
 @login_required
@@ -83,11 +128,11 @@ def enrol_2fa(request):
             restart_totp_enrolment(user)
             return redirect("accounts:2fa_enrol")
         if twofactor.verify(user, request.POST.get("code", "")):
-            confirm_totp(user)
+            codes = confirm_totp(user)
             request.session.cycle_key()
             request.session[twofactor.SESSION_KEY] = True
             messages.success(request, _("Two-factor authentication is on."))
-            return redirect("incidents:list")
+            return _recovery_codes_page(request, codes)
         error = _("That code is not valid. Try the next one your app shows.")
     context = {"error": error, "pending": bool(user.totp_secret)}
     if user.totp_secret:
@@ -96,6 +141,29 @@ def enrol_2fa(request):
     response = render(request, "accounts/2fa_enrol.html", context)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _recovery_codes_page(request, codes: list[str]):
+    """The codes, shown in the answer to the POST that made them and nowhere else."""
+    response = render(request, "accounts/recovery_codes.html", {
+        "codes": codes, "as_text": "\n".join(codes) + "\n"})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def security(request):
+    """The person's own sign-in: two-factor, and their recovery codes."""
+    user = request.user
+    if request.method == "POST":
+        try:
+            codes = regenerate_recovery_codes(user, user)
+        except AccountError as exc:
+            messages.error(request, str(exc))
+            return redirect("accounts:security")
+        return _recovery_codes_page(request, codes)
+    return render(request, "accounts/security.html", {
+        "codes_left": recovery_codes_left(user)})
 
 
 @login_required
@@ -170,7 +238,7 @@ def users(request):
         return redirect("accounts:users")
     return render(request, "accounts/users.html", {
         "users": User.objects.order_by("username"), "roles": AccountRole.choices,
-        "new_user": new_user})
+        "new_user": new_user, "locked": signin.locked_users()})
 
 
 def _save_settings(request, user: User, form: UserForm) -> None:
@@ -191,7 +259,7 @@ def _save_settings(request, user: User, form: UserForm) -> None:
 def _person_page(request, person: User, password: str = ""):
     response = render(request, "accounts/person.html", {
         "person": person, "roles": AccountRole.choices, "password": password,
-        "teams": person.teams.order_by("name"),
+        "teams": person.teams.order_by("name"), "lock": signin.lock_of(person),
         "events": AuditEvent.objects.filter(object_type="user",
                                             object_repr=person.username)[:20]})
     # A password shown once must not stay in a cache.
@@ -232,6 +300,16 @@ def person_two_factor(request, user_id: int):
     messages.success(request, _("Two-factor authentication of %(name)s was reset.")
                      % {"name": person.username})
     return redirect("accounts:person", user_id=person.pk)
+
+
+@login_required
+@require_POST
+def person_unlock(request, user_id: int):
+    require(request.user, "users.manage")
+    person = get_object_or_404(User, pk=user_id)
+    if signin.unlock(person, request.user):
+        messages.success(request, _("%(name)s can sign in again.") % {"name": person.username})
+    return redirect(_safe_next(request, reverse("accounts:person", args=[person.pk])))
 
 
 @login_required

@@ -14,7 +14,7 @@ from atalaia.lib.yamldoc import DocumentError
 router = Router(tags=["catalog"])
 
 
-class SegmentShare(BaseModel):
+class SegmentShare(Input):
     segment: str
     share: float = Field(1.0, ge=0, le=1)
 

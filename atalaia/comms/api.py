@@ -15,7 +15,7 @@ from atalaia.comms.models import Maintenance, Update
 from atalaia.comms.views import support_macro
 from atalaia.incidents.models import Incident
 from atalaia.incidents.visibility import visible_incidents
-from atalaia.lib.apiutil import ERRORS, Input
+from atalaia.lib.apiutil import ERRORS, Input, Timestamp
 
 router = Router(tags=["communication"])
 ComponentStatusIn = Literal["operational", "degraded_performance", "partial_outage",
@@ -30,7 +30,7 @@ class UpdateIn(Input):
     status: Literal["investigating", "identified", "monitoring", "resolved"]
     body_en: str = Field("", max_length=5000)
     body_pt: str = Field("", max_length=5000, description="empty: the plan's template")
-    eta: datetime | None = Field(None, description="none: unknown")
+    eta: Timestamp | None = Field(None, description="none: unknown")
     components: dict[str, ComponentStatusIn] = Field(default_factory=dict)
 
 
@@ -120,8 +120,8 @@ class MaintenanceIn(Input):
     title_pt: str = Field(..., min_length=1, max_length=200)
     body_en: str = Field("", max_length=5000)
     body_pt: str = Field("", max_length=5000)
-    scheduled_for: datetime
-    scheduled_until: datetime
+    scheduled_for: Timestamp
+    scheduled_until: Timestamp
     components: list[str] = Field(..., min_length=1, max_length=500)
 
 

@@ -9,5 +9,6 @@ def public(request) -> dict:
                   "color": settings.STATUS_COLOR},
         "links": {"home": "/status/", "history": "/status/history/",
                   "subscribe": "/status/subscribe/", "feed": "/status/feed.atom",
-                  "calendar": "/status/maintenance.ics", "api": "/status/api/v2/summary.json"},
+                  "calendar": "/status/maintenance.ics", "api": "/status/api/v2/summary.json",
+                  "style": "/status/style.css"},
     }

@@ -28,7 +28,7 @@ _exported = {"version": -1}
 
 def paths() -> list[str]:
     found = ["/status/", "/status/history/", "/status/feed.atom", "/status/maintenance.ics",
-             "/status/banner.json", "/status/banner.js", "/status/banner/"]
+             "/status/banner.json", "/status/banner.js", "/status/banner/", "/status/style.css"]
     found += [f"/status/api/v2/{name}" for name in JSON]
     found += [f"/status/incidents/{i.pk}" for i in public.incidents(limit=500)]
     found += [f"/status/badge/{c.service.slug}.svg" for c in public.components()]

@@ -9,15 +9,18 @@ thread renders a new copy, the others serve the previous one. So a change made b
 any process shows within that interval, and a change per second costs one render
 per page per second.
 
-Keys are the path, the query string and the visitor's language. Responses carry
+Keys are the path, the query string, the visitor's language and whether the request
+came over HTTPS (HSTS is sent only then). A copy keeps the content headers and every
+security header Django put on it (CSP, nosniff, frame rules…). Responses carry
 an ETag and Last-Modified, and a matching If-None-Match gets 304. Renders (cache
-misses) are rate limited per client address, counted in Django's cache: across
-processes when Redis is configured, per process otherwise.
+misses) are rate limited per client address (accounts/limits.py, shared by every
+process; the address as lib/clientaddress.py finds it behind trusted proxies).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -25,14 +28,18 @@ from dataclasses import dataclass
 from email.utils import formatdate
 
 from django.conf import settings
-from django.core.cache import cache
+from django.utils import translation
 
+from atalaia.accounts import limits, throttle
 from atalaia.comms import language, version
+from atalaia.lib.clientaddress import client_address
+from atalaia.lib.headers import security_headers
 
 # Forms with CSRF tokens and per-visitor links are never cached.
 DYNAMIC = ("/status/subscribe", "/status/subscription", "/status/unsubscribe")
-KEEP_HEADERS = ("content-type", "access-control-allow-origin", "content-security-policy",
-                "location")
+KEEP_HEADERS = ("content-type", "access-control-allow-origin", "location",
+                "content-security-policy", "x-content-type-options", "x-frame-options",
+                "referrer-policy", "cross-origin-opener-policy", "strict-transport-security")
 MAX_ENTRIES = 2000
 
 
@@ -59,19 +66,18 @@ class StatusFront:
                 or path.startswith(DYNAMIC):
             return self.application(environ, start_response)
         key = (path, environ.get("QUERY_STRING", ""), language.choose(
-            _query_lang(environ), environ.get("HTTP_ACCEPT_LANGUAGE", "")))
+            _query_lang(environ), environ.get("HTTP_ACCEPT_LANGUAGE", "")), _scheme(environ))
         current = version.current()
-        copy = self._fresh(key, current)
-        if copy is None:
-            copy = self._refresh(key, current, environ)
-            if copy is None:
-                return _too_many(start_response)
+        copy = self._fresh(key, current) or self._refresh(key, current, environ)
+        if isinstance(copy, limits.Taken):
+            return _too_many(start_response, copy, path, key[2])
         return _send(copy, environ, start_response, method == "HEAD")
 
-    def _refresh(self, key: tuple, current: int, environ: dict) -> Copy | None:
+    def _refresh(self, key: tuple, current: int, environ: dict) -> Copy | limits.Taken:
         """One thread renders the new copy; while it does, the others keep serving the
         previous one (a few milliseconds more of the old page, no queue behind the
-        render). Without a previous copy they wait for the render. None: rate limited."""
+        render). Without a previous copy they wait for the render. A client over its
+        rate gets the previous copy, or without one the refusal."""
         lock = self._render_lock(key)
         stale = self.copies.get(key)
         if stale is not None and not lock.acquire(blocking=False):
@@ -81,8 +87,9 @@ class StatusFront:
         try:
             copy = self._fresh(key, current)  # another thread may have built it
             if copy is None:
-                if not self._within_rate(environ):
-                    return stale
+                taken = self._within_rate(environ)
+                if not taken:
+                    return stale if stale is not None else taken
                 copy = self._render(key, current, environ)
             return copy
         finally:
@@ -120,18 +127,13 @@ class StatusFront:
         return copy
 
     @staticmethod
-    def _within_rate(environ: dict) -> bool:
+    def _within_rate(environ: dict) -> limits.Taken:
+        """Renders per client address: a burst of STATUS_RENDERS_PER_MINUTE, refilled
+        over a minute (the one rate limiter, shared by every process)."""
         limit = settings.STATUS_RENDERS_PER_MINUTE
         if not limit:
-            return True
-        client = environ.get("REMOTE_ADDR", "?")
-        key = f"status-renders:{client}"
-        if cache.add(key, 1, 60):
-            return True
-        try:
-            return cache.incr(key) <= limit
-        except ValueError:  # expired between add and incr
-            return cache.add(key, 1, 60) or True
+            return limits.Taken(True, 0.0)
+        return limits.take(limits.Rule("status.renders", limit, 60), client_address(environ))
 
 
 def _query_lang(environ: dict) -> str:
@@ -140,6 +142,17 @@ def _query_lang(environ: dict) -> str:
         if name == "lang":
             return value
     return ""
+
+
+def _scheme(environ: dict) -> str:
+    """http or https, decided as Django's HttpRequest.scheme does (the proxy's header
+    when SECURE_PROXY_SSL_HEADER names one and the request has it)."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        header, secure = settings.SECURE_PROXY_SSL_HEADER
+        value = environ.get(header)
+        if value is not None:
+            return "https" if value.split(",", 1)[0].strip() == secure else "http"
+    return environ.get("wsgi.url_scheme", "http")
 
 
 def _send(copy: Copy, environ: dict, start_response: Callable, head: bool) -> list[bytes]:
@@ -171,7 +184,18 @@ def version_changed_at() -> str:
     return _changed["date"]
 
 
-def _too_many(start_response: Callable) -> list[bytes]:
-    start_response("429 Too Many Requests", [("Content-Type", "text/plain; charset=utf-8"),
-                                             ("Retry-After", "60")])
-    return [b"Too many requests: try again in a minute.\n"]
+def _too_many(start_response: Callable, taken: limits.Taken, path: str,
+              lang: str) -> list[bytes]:
+    """429 with when to come back, in the visitor's language; JSON for the JSON API.
+    Plain, not the page's layout: rendering that is what the limit rations."""
+    with translation.override(lang):
+        message = throttle.wait_text(taken)
+    if path.endswith(".json"):
+        kind, body = "application/json", json.dumps({"error": message}).encode()
+    else:
+        kind, body = "text/plain; charset=utf-8", (message + "\n").encode()
+    start_response("429 Too Many Requests", [("Content-Type", kind),
+                                             ("Retry-After",
+                                              str(limits.seconds_text(taken.retry_after))),
+                                             *security_headers()])
+    return [body]

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from atalaia.catalog.models import Service
+from atalaia.lib.crypto import EncryptedTextField
 
 
 class ComponentStatus(models.TextChoices):
@@ -113,7 +114,7 @@ class Subscriber(models.Model):
     or about one incident, on one channel, in one language."""
 
     kind = models.CharField(max_length=8, choices=SubscriberKind.choices)
-    target = models.TextField()  # the address or URL, encrypted
+    target = EncryptedTextField()  # the address or URL
     hint = models.CharField(max_length=120)
     # sha256 of the normalized address: uniqueness and rate limits without decrypting.
     digest = models.CharField(max_length=64, db_index=True)
@@ -121,17 +122,14 @@ class Subscriber(models.Model):
     components = models.ManyToManyField(Service, blank=True, related_name="subscribers")
     incident = models.ForeignKey("incidents.Incident", null=True, blank=True,
                                  on_delete=models.CASCADE, related_name="subscribers")
-    secret = models.TextField()  # encrypted: signs webhook bodies; part of manage links
+    secret = EncryptedTextField()  # signs webhook bodies; part of manage links
     confirmed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_ip = models.GenericIPAddressField(null=True, blank=True)
     imported = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["pk"]
-        # The sign-up limits count recent rows per address and per client address.
-        indexes = [models.Index(fields=["created_ip", "created_at"])]
 
 
 class ChannelKind(models.TextChoices):
@@ -146,7 +144,7 @@ class CompanyChannel(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=8, choices=ChannelKind.choices)
-    target = models.TextField()  # encrypted Apprise URL
+    target = EncryptedTextField()  # an Apprise URL
     hint = models.CharField(max_length=120)
     # The longest message the network takes (Mastodon 500, Bluesky 300, X 280, SMS 160);
     # 0: no limit.

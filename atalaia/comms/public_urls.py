@@ -12,6 +12,7 @@ urlpatterns = [
     path("banner.json", public_views.banner_json, name="status_banner_json"),
     path("banner.js", public_views.banner_script, name="status_banner_js"),
     path("banner/", public_views.banner_frame, name="status_banner"),
+    path("style.css", public_views.stylesheet, name="status_style"),
     path("api/v2/", include("atalaia.comms.statuspage_urls")),
     path("feed.atom", feed_views.atom, name="status_feed"),
     path("maintenance.ics", feed_views.maintenance_calendar, name="status_calendar"),

@@ -9,11 +9,14 @@ from collections import OrderedDict
 from datetime import timedelta
 from functools import wraps
 
+from csp.decorators import csp_replace
+from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
 from atalaia.catalog.models import Service
@@ -140,14 +143,22 @@ def banner_json(request):
 
 
 @public_page
+@xframe_options_exempt
 def banner_frame(request):
-    """The iframe variant: a one-line notice, empty when all is well."""
+    """The iframe variant: a one-line notice, empty when all is well. The one page other
+    sites may frame (ATALAIA_STATUS_EMBED_ORIGINS)."""
     response = render(request, "comms/banner.html", {"banner": _banner_data(
         request.LANGUAGE_CODE)})
-    response["Content-Security-Policy"] = "frame-ancestors *"
-    response.headers.pop("X-Frame-Options", None)
-    response.xframe_options_exempt = True  # type: ignore[attr-defined]
-    return response
+    embeddable = csp_replace({"frame-ancestors": settings.STATUS_EMBED_ORIGINS})
+    return embeddable(lambda request: response)(request)
+
+
+@require_GET
+def stylesheet(request):
+    """The status site's styles in the brand's colour: a file, so that the security
+    policy allows no inline style."""
+    css = render_to_string("comms/status.css", {"brand_color": settings.STATUS_COLOR})
+    return HttpResponse(css, content_type="text/css; charset=utf-8")
 
 
 @public_page

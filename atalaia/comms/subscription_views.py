@@ -11,10 +11,12 @@ from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from atalaia.accounts import throttle
 from atalaia.comms import language, public, subscriptions
 from atalaia.comms.models import Subscriber, SubscriberKind
 from atalaia.comms.subscriptions import SubscriptionError
 from atalaia.incidents.models import Incident
+from atalaia.lib.clientaddress import client_address
 from atalaia.lib.crypto import decrypt
 
 
@@ -47,7 +49,7 @@ def subscribe(request):
     incident = _incident(request)
     values = {"kind": SubscriberKind.EMAIL.value, "address": "", "language": page_language,
               "components": set()}
-    error, status = "", 200
+    error, status, refusal = "", 200, None
     if request.method == "POST":
         values = {"kind": request.POST.get("kind", ""),
                   "address": request.POST.get("address", ""),
@@ -57,17 +59,18 @@ def subscribe(request):
             sub = subscriptions.subscribe(
                 values["kind"], values["address"], values["language"],
                 sorted(values["components"]), incident=incident,
-                ip=request.META.get("REMOTE_ADDR") or None)
+                client=client_address(request.META) or None)
         except subscriptions.RateLimited as exc:
-            error, status = str(exc), 429
+            error, status, refusal = str(exc), 429, exc.taken
         except SubscriptionError as exc:
             error, status = str(exc), 400
         else:
             return _signed_up(request, sub, values["address"])
-    return render(request, "comms/subscribe.html", {
+    response = render(request, "comms/subscribe.html", {
         "values": values, "error": error, "incident": incident,
         "groups": [] if incident else public.groups(), "lang": page_language,
         "confirm_days": subscriptions.CONFIRM_DAYS}, status=status)
+    return throttle.too_many(response, refusal) if refusal is not None else response
 
 
 def _signed_up(request, sub: Subscriber, typed: str):
@@ -80,7 +83,13 @@ def _signed_up(request, sub: Subscriber, typed: str):
 
 
 def _from_token(request, token: str, purpose: str, template: str):
-    """The subscriber of a link, or the page saying what is wrong with it."""
+    """The subscriber of a link, or the page saying what is wrong with it (too many
+    requests to links from this client or to this link: 429)."""
+    taken = throttle.link_opened(request, token)
+    if not taken:
+        _activate(request)
+        return None, throttle.too_many(render(request, template, {
+            "problem": throttle.wait_text(taken)}), taken)
     try:
         return subscriptions.from_token(token, purpose), None
     except SubscriptionError as exc:

@@ -28,7 +28,6 @@ import json
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import IO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,12 +35,13 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from atalaia.accounts import limits, throttle
 from atalaia.catalog.models import Service
 from atalaia.comms import public, statuspage
 from atalaia.comms.models import (
@@ -73,7 +73,11 @@ class SubscriptionError(ValueError):
 
 
 class RateLimited(SubscriptionError):
-    """Too many sign-ups for one address or from one IP address in the last hour."""
+    """Too many sign-ups for one address or from one client address."""
+
+    def __init__(self, message: str, taken: limits.Taken) -> None:
+        super().__init__(message)
+        self.taken = taken
 
 
 # -- what a sign-up may say --------------------------------------------------------------
@@ -139,20 +143,25 @@ def address(sub: Subscriber) -> str:
 
 # -- signing up --------------------------------------------------------------------------
 
-@transaction.atomic
 def subscribe(kind: str, target: str, language: str, component_slugs: Iterable[str],
-              incident: Incident | None = None, ip: str | None = None) -> Subscriber:
+              incident: Incident | None = None, client: str | None = None) -> Subscriber:
     """A new subscriber: to one incident, or to some components (none: all). An
     e-mail subscriber gets one message, the confirmation link; a webhook is
-    confirmed at once (see the module's docstring)."""
+    confirmed at once (see the module's docstring). `client`: the address the
+    sign-up came from, for its rate limit (none from the CLI or an import)."""
     normalized = normalize(kind, target)
     language = language_code(language)
     chosen = find_components(component_slugs)
     if incident is not None and chosen:
         raise SubscriptionError(_("Follow one incident or choose components, not both."))
     digest = sha256_hex(normalized)
-    _serialize(f"address:{digest}", *([f"ip:{ip}"] if ip else []))
-    _check_rate(digest, ip)
+    _check_rate(digest, client)
+    with transaction.atomic():
+        return _create(kind, normalized, digest, language, chosen, incident)
+
+
+def _create(kind: str, normalized: str, digest: str, language: str, chosen: list[Service],
+            incident: Incident | None) -> Subscriber:
     if kind == SubscriberKind.WEBHOOK and Subscriber.objects.filter(
             kind=kind, digest=digest, unsubscribed_at__isnull=True).exists():
         raise SubscriptionError(_("This URL is already subscribed: change it with the manage "
@@ -160,7 +169,6 @@ def subscribe(kind: str, target: str, language: str, component_slugs: Iterable[s
     sub = Subscriber.objects.create(
         kind=kind, target=encrypt(normalized), hint=hint(kind, normalized), digest=digest,
         language=language, incident=incident, secret=encrypt(secrets.token_hex(32)),
-        created_ip=ip or None,
         confirmed_at=timezone.now() if kind == SubscriberKind.WEBHOOK else None)
     sub.components.set(chosen)
     if kind == SubscriberKind.EMAIL:
@@ -168,26 +176,18 @@ def subscribe(kind: str, target: str, language: str, component_slugs: Iterable[s
     return sub
 
 
-def _serialize(*keys: str) -> None:
-    """Count-then-insert must not race with another sign-up for the same address or
-    IP. SQLite runs one writing transaction at a time (IMMEDIATE); PostgreSQL takes
-    an advisory lock per key until the end of the transaction, in a fixed order."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for key in sorted(set(keys)):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)",
-                           [int(sha256_hex("atalaia.signup:" + key)[:15], 16)])
-
-
-def _check_rate(digest: str, ip: str | None) -> None:
-    recent = Subscriber.objects.filter(created_at__gte=timezone.now() - timedelta(hours=1))
-    if recent.filter(digest=digest).count() >= settings.STATUS_SIGNUPS_PER_ADDRESS_HOUR:
-        raise RateLimited(_("Too many sign-ups for this address in the last hour. "
-                            "Try again in an hour."))
-    if ip and recent.filter(created_ip=ip).count() >= settings.STATUS_SIGNUPS_PER_IP_HOUR:
-        raise RateLimited(_("Too many sign-ups from your network in the last hour. "
-                            "Try again in an hour."))
+def _check_rate(digest: str, client: str | None) -> None:
+    """Sign-ups per client address, then per address signed up (the one rate limiter:
+    a burst of the setting's number, refilled over an hour). Checked outside the
+    sign-up's transaction, so that a refused or failed sign-up still counts."""
+    buckets = [(limits.Rule("signup.target", settings.STATUS_SIGNUPS_PER_ADDRESS_HOUR,
+                            3600), digest)]
+    if client:
+        buckets.insert(0, (limits.Rule("signup.client", settings.STATUS_SIGNUPS_PER_IP_HOUR,
+                                       3600), client))
+    taken = throttle.take_each(*buckets)
+    if not taken:
+        raise RateLimited(throttle.wait_text(taken), taken)
 
 
 def scope(sub: Subscriber) -> str:

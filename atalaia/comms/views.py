@@ -35,8 +35,9 @@ from atalaia.incidents.lifecycle import IllegalMove
 from atalaia.incidents.models import PublicStatus
 from atalaia.incidents.views import _incident
 from atalaia.lib.crypto import encrypt
+from atalaia.lib.outbound import OutboundRefused
 from atalaia.monitoring.models import MonitorState
-from atalaia.notify.contacts import hint
+from atalaia.notify.contacts import check_apprise_host, hint
 
 MONITOR_TO_COMPONENT = {MonitorState.DOWN: ComponentStatus.MAJOR,
                         MonitorState.DEGRADED: ComponentStatus.DEGRADED}
@@ -276,6 +277,10 @@ def _add_channel(post) -> CompanyChannel:
         raise ValueError(_("A channel needs a name and an Apprise URL."))
     if not apprise.Apprise().add(url):
         raise ValueError(_("Not an Apprise URL Atalaia can send to."))
+    try:
+        check_apprise_host(url)
+    except OutboundRefused as exc:
+        raise ValueError(_("This channel URL cannot be used: %(why)s.") % {"why": exc}) from None
     if post.get("kind") not in ChannelKind.values:
         raise ValueError(_("Choose the kind of channel."))
     try:

@@ -306,6 +306,16 @@ def assign_role(incident: Incident, actor: User, role: str, holder: User) -> Non
     append_entry(incident, EntryKind.ROLE, actor, {"role": role, "user": holder.username})
 
 
+def add_participant(incident: Incident, user: User) -> bool:
+    """Someone asked to work on the incident (a page) takes part in it, so that a
+    confidential one opens for them; True when they were not on it before. The
+    caller writes the timeline entry that says why (oncall's "paged")."""
+    if incident.participants.filter(pk=user.pk).exists():
+        return False
+    incident.participants.add(user)
+    return True
+
+
 @transaction.atomic
 def set_eta(incident: Incident, actor: User, eta: datetime | None) -> None:
     if eta is not None and timezone.is_naive(eta):

@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Literal
 
 from django.http import Http404
@@ -13,7 +12,7 @@ from atalaia.incidents import actions, gate
 from atalaia.incidents.actions import IncidentError
 from atalaia.incidents.models import ChecklistItem, Incident, VerificationCheck
 from atalaia.incidents.visibility import visible_incidents
-from atalaia.lib.apiutil import ERRORS, Input
+from atalaia.lib.apiutil import ERRORS, Input, Timestamp
 
 router = Router(tags=["incidents"])
 
@@ -48,7 +47,7 @@ class RoleIn(Input):
 
 
 class EtaIn(Input):
-    eta: datetime | None
+    eta: Timestamp | None
 
 
 class ServicesIn(Input):

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -205,7 +206,7 @@ def tick(check: VerificationCheck, actor: User) -> None:
         team = Team.objects.filter(slug=check.team).values_list("name", flat=True).first()
         who = (_("a member of %(team)s") % {"team": team or check.team} if check.team
                else str(IncidentRole(check.role).label))
-        raise GateError(_("this check is ticked by %(who)s") % {"who": who})
+        raise PermissionDenied(_("this check is ticked by %(who)s") % {"who": who})
     if check.done_at is None:
         check.done_at, check.done_by = timezone.now(), actor
         check.save(update_fields=["done_at", "done_by"])
@@ -227,7 +228,7 @@ def sign_off(incident: Incident, actor: User) -> None:
     """The commander's sign-off: the incident's commander, or — when nobody holds the
     role — a commander or admin account."""
     if not may(incident, actor)["sign_off"]:
-        raise GateError(_("only the incident's commander signs off"))
+        raise PermissionDenied(_("only the incident's commander signs off"))
     Incident.objects.filter(pk=incident.pk).update(signed_off_by=actor,
                                                    signed_off_at=timezone.now())
     incident.signed_off_by, incident.signed_off_at = actor, timezone.now()
@@ -238,7 +239,7 @@ def sign_off(incident: Incident, actor: User) -> None:
 def force(incident: Incident, actor: User, reason: str) -> None:
     """An admin lets the incident resolve past a failing gate, saying why."""
     if actor.role != AccountRole.ADMIN:
-        raise GateError(_("only an admin may force the verification gate"))
+        raise PermissionDenied(_("only an admin may force the verification gate"))
     reason = (reason or "").strip()
     if not reason:
         raise GateError(_("forcing the gate needs a written reason"))

@@ -195,6 +195,8 @@ class TimelineEntry(models.Model):
     body = models.JSONField(default=dict)
     prev_mac = models.CharField(max_length=64)
     mac = models.CharField(max_length=64)
+    # The id of the key that made the MAC (atalaia/lib/crypto.py); empty before key ids.
+    mac_key_id = models.CharField(max_length=8, blank=True, default="")
 
     class Meta:
         ordering = ["incident", "seq"]

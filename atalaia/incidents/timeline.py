@@ -12,6 +12,7 @@ from django.utils import timezone
 from atalaia.accounts.models import User
 from atalaia.incidents import chain
 from atalaia.incidents.models import Incident, TimelineEntry
+from atalaia.lib import crypto
 
 
 def _name(actor: User | None) -> str:
@@ -28,11 +29,13 @@ def append_entry(incident: Incident, kind: str, actor: User | None, body: dict) 
         seq = locked.entry_count + 1
         prev = locked.head_mac or chain.GENESIS
         author_id = actor.pk if actor is not None else None
+        key = crypto.current()
         mac = chain.entry_mac(incident.pk, seq, kind, author_id, _name(actor), chain.iso(now),
-                              body, prev)
+                              body, prev, key)
         entry = TimelineEntry.objects.create(
             incident_id=incident.pk, seq=seq, kind=kind, author_id=author_id,
-            author_name=_name(actor), created_at=now, body=body, prev_mac=prev, mac=mac)
+            author_name=_name(actor), created_at=now, body=body, prev_mac=prev, mac=mac,
+            mac_key_id=key.id)
         Incident.objects.filter(pk=incident.pk).update(head_mac=mac, entry_count=seq,
                                                        last_entry_at=now)
         incident.head_mac, incident.entry_count, incident.last_entry_at = mac, seq, now

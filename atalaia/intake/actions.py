@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from atalaia.accounts import limits
 from atalaia.accounts.actions import audit
 from atalaia.accounts.models import User
 from atalaia.catalog.models import Service
@@ -49,32 +50,10 @@ def integration_for_key(key: str, kinds: tuple[str, ...]) -> Integration | None:
                                       disabled_at__isnull=True).first()
 
 
-# RateWindow's table. The same in SQLite (3.35 or later) and PostgreSQL; the
-# conflict target is the one_window_per_minute constraint.
-COUNT_EVENTS = (
-    'INSERT INTO intake_ratewindow ("integration_id", "minute", "count") VALUES (%s, %s, %s) '
-    'ON CONFLICT ("integration_id", "minute") '
-    'DO UPDATE SET "count" = intake_ratewindow."count" + excluded."count" RETURNING "count"')
-
-
-def within_rate(integration: Integration, events: int = 1) -> bool:
-    """Count these events in the current minute; False once the limit is passed."""
-    with one_writer():
-        return count_events(integration.pk, events) <= integration.rate_per_minute
-
-
-def count_events(integration_id: int, events: int) -> int:
-    """Add events to the integration's count for this minute; the new count.
-
-    One statement, an upsert that returns the new count: every request of an
-    integration updates the same row, so the row is locked only while the
-    database runs that statement (or, in a group commit, until its commit)."""
-    minute = timezone.now().replace(second=0, microsecond=0)
-    with connection.cursor() as cursor:
-        cursor.execute(COUNT_EVENTS, [
-            integration_id, connection.ops.adapt_datetimefield_value(minute), events])
-        (total,) = cursor.fetchone()
-    return total
+def rate_rule(integration: Integration) -> limits.Rule:
+    """An integration's events: a burst of rate_per_minute, refilled over a minute
+    (the one rate limiter, keyed by the integration)."""
+    return limits.Rule("intake.events", integration.rate_per_minute, 60)
 
 
 def record_events(integration: Integration | None, source: str, events: list[Event],

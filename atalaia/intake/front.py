@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from django.conf import settings
 
 from atalaia.intake import receive
+from atalaia.lib.headers import security_headers
 
 ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/(?:intake/pagerduty/)?v2/enqueue$"), "pagerduty"),
@@ -73,7 +74,7 @@ class IntakeFront:
         content = answer.content()
         phrase = HTTPStatus(answer.status).phrase
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(content))),
-                   ("X-Content-Type-Options", "nosniff")]
+                   *security_headers(), *answer.headers]
         if answer.status == 413:  # the body was not read: the connection cannot go on
             headers.append(("Connection", "close"))
         start_response(f"{answer.status} {phrase}", headers)

@@ -2,10 +2,11 @@
 
 Each web process has one committer thread. A request thread hands over what it
 received and waits; the committer takes everything waiting, looks up the
-integrations, counts the rate, applies the events and commits them together,
-then answers each request. Nobody gets an answer before the commit, so nothing
-acknowledged is lost; but a commit, its statements and SQLite's writer lock are
-shared by every request that arrived meanwhile, instead of paid by each.
+integrations, takes their events from the rate limiter, applies the events and
+commits them together, then answers each request. Nobody gets an answer before
+the commit, so nothing acknowledged is lost; but a commit, its statements and
+SQLite's writer lock are shared by every request that arrived meanwhile, instead
+of paid by each.
 
 A caller already inside a transaction (a test, a management command) commits
 with it instead: `submit` then runs the batch in its own thread.
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
+from atalaia.accounts import limits
 from atalaia.intake import actions
 from atalaia.intake.formats.common import Event
 from atalaia.intake.models import Integration
@@ -89,6 +91,7 @@ class Outcome:
 
     accepted: bool
     refusal: str = ""  # "unknown key", "rate", "error"
+    retry_after: float = 0.0  # seconds, when refused for the rate
 
 
 class Committer:
@@ -210,23 +213,26 @@ def _integration_of(item: Item, integrations: dict[str, Integration]) -> Integra
 
 
 def _within_rates(items: list[Item], integrations: dict[str, Integration]) -> list[Outcome]:
-    """Count each integration's events in this minute (one statement per integration);
-    the items that pass its limit are refused, in arrival order."""
-    wanted: dict[int, int] = collections.Counter()
-    for item in items:
-        if (integration := _integration_of(item, integrations)) is not None:
-            wanted[integration.pk] += item.count
-    totals = {pk: actions.count_events(pk, count) for pk, count in wanted.items()}
-    used = {pk: totals[pk] - wanted[pk] for pk in totals}  # counted before this batch
-    outcomes = []
-    for item in items:
+    """Take each integration's events from its bucket: all of the batch's at once (one
+    statement per integration); when they are not all there, item by item in arrival
+    order, so the first ones still pass, until one is refused (then so are the rest)."""
+    outcomes, waiting = [], collections.defaultdict(list)
+    for index, item in enumerate(items):
         integration = _integration_of(item, integrations)
-        if integration is None:
-            outcomes.append(Outcome(False, "unknown key"))
+        outcomes.append(Outcome(False, "unknown key") if integration is None else Outcome(True))
+        if integration is not None:
+            waiting[integration].append(index)
+    for integration, indices in waiting.items():
+        rule, key = actions.rate_rule(integration), str(integration.pk)
+        if limits.take(rule, key, sum(items[i].count for i in indices)):
             continue
-        used[integration.pk] += item.count
-        within = used[integration.pk] <= integration.rate_per_minute
-        outcomes.append(Outcome(True) if within else Outcome(False, "rate"))
+        refused: limits.Taken | None = None
+        for i in indices:
+            if refused is None:
+                taken = limits.take(rule, key, items[i].count)
+                refused = None if taken else taken
+            if refused is not None:
+                outcomes[i] = Outcome(False, "rate", refused.retry_after)
     return outcomes
 
 

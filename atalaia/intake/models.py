@@ -35,19 +35,6 @@ class Integration(models.Model):
         return f"{self.name} ({self.get_kind_display()})"
 
 
-class RateWindow(models.Model):
-    """Events received per integration per minute, in the database so that every
-    web process counts against one limit."""
-
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE)
-    minute = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["integration", "minute"],
-                                               name="one_window_per_minute")]
-
-
 class Severity(models.TextChoices):
     CRITICAL = "critical", _("Critical")
     ERROR = "error", _("Error")

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from atalaia.accounts import limits
 from atalaia.intake import actions, groupcommit
 from atalaia.intake.formats import alertmanager, generic, pagerduty
 from atalaia.intake.formats.common import InvalidEvent
@@ -28,6 +29,7 @@ PAGERDUTY = (IntegrationKind.PAGERDUTY,)
 class Answer:
     status: int
     body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
 
     def content(self) -> bytes:
         return json.dumps(self.body).encode()
@@ -38,8 +40,13 @@ def invalid(errors: list[str], status: int = 400) -> Answer:
                            "errors": errors})
 
 
-THROTTLED = Answer(429, {"status": "throttle event", "message": "Requests for this "
-                         "integration are temporarily rate limited", "errors": []})
+def throttled(retry_after: float) -> Answer:
+    """PagerDuty's answer to an integration over its rate, with when to send again."""
+    return Answer(429, {"status": "throttle event", "message": "Requests for this "
+                        "integration are temporarily rate limited", "errors": []},
+                  (("Retry-After", str(limits.seconds_text(retry_after))),))
+
+
 UNAUTHORIZED = Answer(401, {"status": "unauthorized", "message": "unknown integration key",
                             "errors": []})
 UNAVAILABLE = Answer(503, {"status": "error", "message": "the event could not be stored; "
@@ -122,7 +129,9 @@ def _commit(item: groupcommit.Item, unknown: Answer) -> Answer | None:
     outcome = groupcommit.submit(item)
     if outcome.accepted:
         return None
-    return {"unknown key": unknown, "rate": THROTTLED}.get(outcome.refusal, UNAVAILABLE)
+    if outcome.refusal == "rate":
+        return throttled(outcome.retry_after)
+    return unknown if outcome.refusal == "unknown key" else UNAVAILABLE
 
 
 def webhook_key(path_key: str | None, authorization: str, query_key: str) -> str:

@@ -20,7 +20,7 @@ from atalaia.intake.models import Integration, IntegrationKind, Signal, SignalSt
 
 
 def _answer(answer: receive.Answer) -> JsonResponse:
-    return JsonResponse(answer.body, status=answer.status)
+    return JsonResponse(answer.body, status=answer.status, headers=dict(answer.headers))
 
 
 def _raw(request) -> bytes | receive.Answer:

@@ -4,6 +4,7 @@ Every reader has a working default; a bad value stops start-up with a message
 naming the variable, so a typo never turns into silent misbehaviour.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -73,6 +74,30 @@ def string_list(name: str, default: list[str]) -> list[str]:
     if value is None or value.strip() == "":
         return default
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def network_list(name: str) -> list[str]:
+    """Comma-separated addresses or networks (CIDR), checked now; none by default."""
+    items = string_list(name, [])
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+    return items
+
+
+def origin(name: str) -> str:
+    """The scheme, host and port of an http(s) URL (for a security policy); "" if unset
+    or a path on this site."""
+    value = string(name)
+    if not value or (value.startswith("/") and not value.startswith("//")):
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ImproperlyConfigured(f"{name}: expected an http:// or https:// URL, got {value!r}")
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def database(name: str, default_sqlite: Path) -> dict:

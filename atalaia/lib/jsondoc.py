@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 # Deep enough for any real payload (Alertmanager and PagerDuty nest under ten
@@ -38,8 +39,9 @@ class JSONInputError(ValueError):
 
 
 def parse(raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH,
-          allow_nul: bool = False) -> Any:
-    """The JSON value of `raw`, or JSONInputError saying what is wrong with it."""
+          allow_nul: bool = False, parse_float: Callable[[str], Any] | None = None) -> Any:
+    """The JSON value of `raw`, or JSONInputError saying what is wrong with it.
+    `parse_float` reads number literals with a fraction or exponent, as in json.loads."""
     if len(raw) > max_bytes:
         raise JSONInputError(f"the body is larger than {max_bytes} bytes", 413)
     if not allow_nul and (b"\x00" in raw or JSON_NUL.search(raw)):
@@ -47,7 +49,7 @@ def parse(raw: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH,
     if depth(raw) > max_depth:
         raise JSONInputError(f"the JSON is nested more than {max_depth} levels deep")
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_float=parse_float)
     except (ValueError, UnicodeDecodeError):
         raise JSONInputError("the body is not valid JSON") from None
     if _SURROGATE_ESCAPE.search(raw):

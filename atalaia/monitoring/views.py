@@ -17,9 +17,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from atalaia.accounts import limits, throttle
 from atalaia.accounts.actions import audit
 from atalaia.accounts.permissions import can, require
 from atalaia.catalog.models import Service
+from atalaia.lib.clientaddress import client_address
 from atalaia.monitoring import actions, config, summary
 from atalaia.monitoring.checks import DOWN, CheckResult, run_check
 from atalaia.monitoring.forms import WEEKDAYS, MonitorForm, WindowForm, config_text, zone_names
@@ -32,6 +34,9 @@ from atalaia.monitoring.models import (
     MonitorState,
 )
 
+# Pings with a key of no heartbeat monitor, per client address (the one rate limiter).
+UNKNOWN_PINGS = limits.Rule("ping.unknown_key", capacity=30, per_seconds=60)
+
 
 @csrf_exempt
 @require_http_methods(["GET", "POST", "HEAD"])
@@ -41,6 +46,11 @@ def heartbeat(request, key, action: str = "success", exit_code: int | None = Non
         return HttpResponse("exit code must be 0-255\n", status=400, content_type="text/plain")
     monitor = ping(key, action, exit_code)
     if monitor is None:
+        # Only unknown keys spend: a good ping costs nothing more, a guesser is slowed.
+        taken = limits.take(UNKNOWN_PINGS, client_address(request.META))
+        if not taken:
+            return throttle.too_many(HttpResponse(throttle.wait_text(taken) + "\n",
+                                                  content_type="text/plain"), taken)
         return HttpResponseNotFound("no heartbeat monitor with this key\n",
                                     content_type="text/plain")
     return HttpResponse("OK\n", content_type="text/plain")

@@ -13,6 +13,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import apprise
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -20,8 +21,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from atalaia.accounts import limits, throttle
 from atalaia.accounts.actions import audit
 from atalaia.accounts.models import User
+from atalaia.lib import outbound
 from atalaia.lib.crypto import decrypt, encrypt, sha256_hex
 from atalaia.notify import outbox
 from atalaia.notify.models import Channel, ContactMethod
@@ -29,10 +32,30 @@ from atalaia.notify.models import Channel, ContactMethod
 CODE_MINUTES = 30
 CODE_ATTEMPTS = 5
 CODES_PER_METHOD = 10  # then the method must be added again
+# Per account, across all its methods (the one rate limiter): codes sent (each new
+# method and each resend), enough for a person setting up a few methods and not for
+# a script aiming codes at other people's addresses; and codes checked, so that
+# deleting a method and adding it again gives no fresh guesses.
+CODES_SENT = limits.Rule("contact.codes_sent", capacity=10, per_seconds=3600)
+CODES_CHECKED = limits.Rule("contact.codes_checked", capacity=10, per_seconds=900)
 
 
 class ContactError(ValueError):
     """A contact method or a code that cannot be accepted; the message says why."""
+
+
+class TooMany(ContactError):
+    """Too many codes sent or checked by this account for now."""
+
+    def __init__(self, taken: limits.Taken) -> None:
+        super().__init__(throttle.wait_text(taken))
+        self.taken = taken
+
+
+def _take(rule: limits.Rule, user: User) -> None:
+    taken = limits.take(rule, str(user.pk))
+    if not taken:
+        raise TooMany(taken)
 
 
 def check_target(channel: str, target: str) -> str:
@@ -46,9 +69,29 @@ def check_target(channel: str, target: str) -> str:
         if not apprise.Apprise().add(target):
             raise ContactError(_("target: not an Apprise URL Atalaia can send to "
                                  "(see https://github.com/caronc/apprise/wiki)"))
+        try:
+            check_apprise_host(target)
+        except outbound.OutboundRefused as exc:
+            raise ContactError(_("target: this URL cannot be used: %(why)s")
+                               % {"why": exc}) from None
     else:
         raise ContactError(_("channel: e-mail or an Apprise URL"))
     return target
+
+
+def check_apprise_host(url: str) -> None:
+    """Refuse (OutboundRefused) an Apprise URL that names a private host for its
+    service: json://, mailto://, a self-hosted chat. Many services' URLs carry a token
+    where a host would be (slack://T…/B…/…): a "host" that does not resolve is left to
+    the guard at send time, which checks every address actually connected to."""
+    if settings.OUTBOUND_ALLOW_PRIVATE:
+        return
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None or not plugin.host:
+        return
+    templates: tuple[str, ...] = tuple(plugin.templates)
+    if any("{host}" in template for template in templates):
+        outbound.check_host(plugin.host, must_resolve=False)
 
 
 def hint(channel: str, target: str) -> str:
@@ -85,6 +128,7 @@ def send_code(method: ContactMethod, target: str | None = None) -> None:
     """A new code, queued through the method itself (in the caller's transaction)."""
     if method.codes_sent >= CODES_PER_METHOD:
         raise ContactError(_("too many codes sent to this method: delete it and add it again"))
+    _take(CODES_SENT, method.user)
     code = f"{secrets.randbelow(10**6):06d}"
     method.code_digest, method.code_sent_at = sha256_hex(f"{method.pk}:{code}"), timezone.now()
     method.code_attempts, method.codes_sent = 0, method.codes_sent + 1
@@ -100,6 +144,7 @@ def send_code(method: ContactMethod, target: str | None = None) -> None:
 
 def verify(method: ContactMethod, code: str) -> None:
     """Accept the code or raise ContactError; a wrong try is counted (and kept)."""
+    _take(CODES_CHECKED, method.user)
     with transaction.atomic():
         problem = _check_code(ContactMethod.objects.select_for_update().get(pk=method.pk),
                               code)

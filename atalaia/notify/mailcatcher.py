@@ -30,12 +30,23 @@ class Catcher:
 
 def store(sender: str, recipients: list[str], raw: bytes) -> CaughtMail:
     close_old_connections()
+    mail = caught(sender, recipients, raw)
+    mail.save()
+    return mail
+
+
+def caught(sender: str, recipients: list[str], raw: bytes) -> CaughtMail:
+    """The message as the console shows it. The Message-ID of one Atalaia sent carries
+    its delivery's idempotency key (outbox._send_email): kept, so that the console shows
+    the message only to readers who may see the delivery's incident."""
     message = message_from_bytes(raw, policy=policy.default)
     part = message.get_body(preferencelist=("plain", "html"))
     body = part.get_content() if part is not None else ""
-    return CaughtMail.objects.create(
+    message_id = str(message.get("Message-ID", "")).strip().removeprefix("<")
+    return CaughtMail(
         sender=sender[:300], recipients=", ".join(recipients),
-        subject=str(message.get("Subject", ""))[:300], body=body[:MAX_BODY])
+        subject=str(message.get("Subject", ""))[:300], body=body[:MAX_BODY],
+        delivery_key=message_id.rpartition("@")[0][:200])
 
 
 class Server(Controller):

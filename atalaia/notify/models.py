@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from atalaia.lib.crypto import EncryptedTextField
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", _("E-mail")
@@ -27,7 +29,7 @@ class Delivery(models.Model):
     channel = models.CharField(max_length=16, choices=Channel.choices)
     recipient = models.CharField(max_length=200)  # who, for people to read: a name or address
     # The e-mail address, or the Apprise URL, encrypted: Apprise URLs carry tokens.
-    target = models.TextField()
+    target = EncryptedTextField()
     subject = models.CharField(max_length=300)
     body = models.TextField()
     # Extra headers: List-Unsubscribe for e-mail, the signature for a signed webhook.
@@ -64,7 +66,7 @@ class ContactMethod(models.Model):
                              related_name="contact_methods")
     channel = models.CharField(max_length=16, choices=Channel.choices)
     label = models.CharField(max_length=100)
-    target = models.TextField()  # encrypted, as in Delivery
+    target = EncryptedTextField()  # as in Delivery
     hint = models.CharField(max_length=120)  # what the console shows: never the whole target
     verified_at = models.DateTimeField(null=True, blank=True)
     code_digest = models.CharField(max_length=64, blank=True)
@@ -89,6 +91,8 @@ class CaughtMail(models.Model):
     recipients = models.TextField()
     subject = models.CharField(max_length=300)
     body = models.TextField()
+    # The idempotency key of the delivery it came from ("" for mail Atalaia did not send).
+    delivery_key = models.CharField(max_length=200, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]

@@ -254,11 +254,17 @@ def _send_apprise(delivery: Delivery) -> str:
     if not sender.add(decrypt(delivery.target)):
         return "not a valid Apprise URL"
     try:
-        # A title becomes a subject for some services (mailto://): one line too.
-        sent = sender.notify(title=one_line(delivery.subject), body=delivery.body)
+        # Apprise's plugins connect on their own: the guard is on their sockets.
+        with outbound.guarded_sockets() as guard:
+            # A title becomes a subject for some services (mailto://): one line too.
+            sent = sender.notify(title=one_line(delivery.subject), body=delivery.body)
     except Exception as exc:  # noqa: BLE001 - a plugin's failure is the delivery's result
         return _describe(exc)
-    return "" if sent else "the service refused or could not be reached (see the logs)"
+    if sent:
+        return ""  # maybe after a refused address, through another of the host's
+    if guard.refused:
+        return f"refused: {guard.refused[0]}"
+    return "the service refused or could not be reached (see the logs)"
 
 
 def _send_webhook(delivery: Delivery) -> str:

@@ -1,27 +1,38 @@
 """Deliveries (every outgoing message, its state and, for a failure, why) and
-people's contact methods."""
+people's contact methods.
+
+Deliveries and caught mail carry their incident's words, and notify sits below
+incidents: the URL conf hands the views that list them `readable(user, rows, field)`,
+the incidents' visibility rule (incidents/visibility.of_visible_incidents), which
+leaves out the rows of a confidential incident the reader is not on."""
+
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from atalaia.accounts import throttle
 from atalaia.accounts.actions import audit
 from atalaia.accounts.models import User
 from atalaia.accounts.permissions import can, require
 from atalaia.notify import contacts, outbox
 from atalaia.notify.models import CaughtMail, Channel, ContactMethod, Delivery, DeliveryStatus
 
+Readable = Callable[..., QuerySet]
+
 
 @login_required
-def deliveries(request):
+def deliveries(request, readable: Readable):
     require(request.user, "deliveries.view")
-    rows = Delivery.objects.select_related("incident").order_by("-created_at")
+    rows = readable(request.user, Delivery.objects.select_related("incident")).order_by(
+        "-created_at")
     status = request.GET.get("status", "")
     channel = request.GET.get("channel", "")
     if status in DeliveryStatus.values:
@@ -37,9 +48,9 @@ def deliveries(request):
 
 @login_required
 @require_POST
-def retry(request, delivery_id: int):
+def retry(request, delivery_id: int, readable: Readable):
     require(request.user, "deliveries.manage")
-    delivery = get_object_or_404(Delivery, pk=delivery_id)
+    delivery = get_object_or_404(readable(request.user, Delivery.objects), pk=delivery_id)
     if outbox.retry([delivery]):
         audit(request.user, "delivery.retry", "delivery", str(delivery))
         messages.success(request, _("Queued again."))
@@ -59,13 +70,27 @@ def contact(request):
         try:
             contacts.add_method(request.user, request.POST.get("channel", ""),
                                 request.POST.get("target", ""), request.POST.get("label", ""))
+        except contacts.TooMany as exc:
+            return _too_many(request, exc)
         except contacts.ContactError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, _("A code was sent through it: type it in below."))
         return redirect("contact")
+    return _contact_page(request)
+
+
+def _contact_page(request, status: int = 200):
     return render(request, "notify/contact.html", {
-        "methods": request.user.contact_methods.all(), "channels": Channel.choices})
+        "methods": request.user.contact_methods.all(), "channels": Channel.choices},
+        status=status)
+
+
+def _too_many(request, exc: contacts.TooMany):
+    """The contact page itself, saying how long to wait: 429, not a redirect, so that
+    the refusal is visible to scripts too."""
+    messages.error(request, str(exc))
+    return throttle.too_many(_contact_page(request), exc.taken)
 
 
 def _own_method(request, method_id: int) -> ContactMethod | None:
@@ -85,6 +110,8 @@ def contact_verify(request, method_id: int):
         return redirect("contact")
     try:
         contacts.verify(method, request.POST.get("code", ""))
+    except contacts.TooMany as exc:
+        return _too_many(request, exc)
     except contacts.ContactError as exc:
         messages.error(request, str(exc))
     else:
@@ -101,6 +128,8 @@ def contact_resend(request, method_id: int):
     try:
         with transaction.atomic():
             contacts.send_code(method)
+    except contacts.TooMany as exc:
+        return _too_many(request, exc)
     except contacts.ContactError as exc:
         messages.error(request, str(exc))
     else:
@@ -131,9 +160,12 @@ def people(request):
 
 
 @login_required
-def mailcatcher(request):
+def mailcatcher(request, readable: Readable):
     """What the demo's mail catcher received: verification codes and pages, readable
-    without a mail server."""
+    without a mail server; mail of the deliveries the reader may not see left out."""
     require(request.user, "deliveries.view")
+    hidden = Delivery.objects.exclude(pk__in=readable(request.user, Delivery.objects).values(
+        "pk")).values("idempotency_key")
     return render(request, "notify/mailcatcher.html", {
-        "mails": CaughtMail.objects.all()[:100], "port": settings.MAILCATCHER_PORT})
+        "mails": CaughtMail.objects.exclude(delivery_key__in=hidden)[:100],
+        "port": settings.MAILCATCHER_PORT})

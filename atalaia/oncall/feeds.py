@@ -1,12 +1,12 @@
 """Private iCalendar feeds of the final shifts: one per schedule, one per person.
 
 A feed URL carries an HMAC of the object and its version, keyed from the instance
-secret, so it needs no login; raising the version retires the old URL.
+secret, so it needs no login; raising the version retires the old URL. A URL made with
+an older secret still opens while that secret is among the fallbacks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +14,7 @@ import icalendar
 from django.db.models import Prefetch
 
 from atalaia.accounts.models import User
-from atalaia.lib.crypto import derive_key
+from atalaia.lib import crypto
 from atalaia.oncall.models import Layer, PersonFeed, Schedule
 from atalaia.oncall.schedules import Shift, shifts
 
@@ -25,21 +25,38 @@ FUTURE = timedelta(days=60)
 MARGIN = timedelta(days=31)
 
 
-def _token(message: str) -> str:
-    return hmac.new(derive_key("oncall-feeds"), message.encode(), hashlib.sha256).hexdigest()[:40]
+def _token(message: str, key: crypto.Key | None = None) -> str:
+    return crypto.mac("oncall-feeds", message.encode(), key)[:40]
+
+
+def _schedule_message(schedule: Schedule) -> str:
+    return f"schedule:{schedule.pk}:{schedule.feed_version}"
+
+
+def _person_message(user: User) -> str:
+    feed = PersonFeed.objects.filter(user=user).first()
+    return f"person:{user.pk}:{feed.version if feed else 1}"
 
 
 def schedule_token(schedule: Schedule) -> str:
-    return _token(f"schedule:{schedule.pk}:{schedule.feed_version}")
+    return _token(_schedule_message(schedule))
 
 
 def person_token(user: User) -> str:
-    feed = PersonFeed.objects.filter(user=user).first()
-    return _token(f"person:{user.pk}:{feed.version if feed else 1}")
+    return _token(_person_message(user))
 
 
-def token_matches(expected: str, given: str) -> bool:
-    return hmac.compare_digest(expected.encode(), given.encode())
+def schedule_token_matches(schedule: Schedule, given: str) -> bool:
+    return _matches(_schedule_message(schedule), given)
+
+
+def person_token_matches(user: User, given: str) -> bool:
+    return _matches(_person_message(user), given)
+
+
+def _matches(message: str, given: str) -> bool:
+    return any(hmac.compare_digest(_token(message, key).encode(), given.encode())
+               for key in crypto.ring())
 
 
 def with_rows():

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from atalaia.accounts.models import User
 from atalaia.catalog.models import Team
-from atalaia.incidents.actions import append_entry
+from atalaia.incidents.actions import add_participant, append_entry
 from atalaia.incidents.models import EntryKind, Incident
 from atalaia.lib import jobs
 from atalaia.lib.crypto import decrypt
@@ -228,12 +228,14 @@ def page_person(escalation: Escalation, user: User, via: str, now: datetime,
     page = Page.objects.create(incident=escalation.incident, escalation=escalation, user=user,
                                urgency=escalation.urgency, level_index=escalation.level_index,
                                via=via, created_at=now)
+    # The page's link must open for them, a confidential incident's too.
+    joined = add_participant(escalation.incident, user)
     queued = notify(page, now)
     _entry(escalation.incident, actor, {
         "event": "paged", "page": page.pk, "user": user.username, "via": via,
         "level": escalation.level_index + 1, "cycle": escalation.cycle + 1,
         "policy": escalation.snapshot["name"], "urgency": page.urgency,
-        "notifications": queued})
+        "notifications": queued, "joined": joined})
     return page
 
 

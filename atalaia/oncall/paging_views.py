@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from atalaia.accounts import throttle
 from atalaia.accounts.models import User
 from atalaia.accounts.permissions import can, require
 from atalaia.catalog.models import Team
@@ -27,6 +28,10 @@ from atalaia.oncall.schedules import on_call_now, shifts
 def page_ack(request, token: str):
     """The link in a page notification. Opening it only shows what it would do (mail
     scanners open links); the button on that page acknowledges, once."""
+    taken = throttle.link_opened(request, token)
+    if not taken:
+        return throttle.too_many(render(request, "oncall/ack.html", {
+            "problem": throttle.wait_text(taken)}), taken)
     try:
         page = paging.page_from_token(token)
     except paging.PagingError as exc:

@@ -223,7 +223,7 @@ def _ics(body: bytes) -> HttpResponse:
 @require_GET
 def schedule_feed(request, schedule_id: int, token: str):
     schedule = feeds.with_rows().filter(pk=schedule_id).first()
-    if schedule is None or not feeds.token_matches(feeds.schedule_token(schedule), token):
+    if schedule is None or not feeds.schedule_token_matches(schedule, token):
         raise Http404
     return _ics(feeds.schedule_calendar(schedule, timezone.now()))
 
@@ -231,6 +231,6 @@ def schedule_feed(request, schedule_id: int, token: str):
 @require_GET
 def person_feed(request, user_id: int, token: str):
     user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not feeds.token_matches(feeds.person_token(user), token):
+    if user is None or not feeds.person_token_matches(user, token):
         raise Http404
     return _ics(feeds.person_calendar(user, timezone.now()))

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
@@ -62,7 +63,8 @@ def _check_credentials(actor: User, hosts: list[Host]) -> None:
         if credential is None:
             raise RemoteError(f"{host.name}: no credential")
         if actor.role not in credential.allowed_roles:
-            raise RemoteError(f"your account role may not use the credential of {host.name}")
+            raise PermissionDenied(f"your account role may not use the credential of "
+                                   f"{host.name}")
 
 
 @transaction.atomic
@@ -70,7 +72,7 @@ def request_run(incident: Incident, actor: User, runbook: Runbook, step_name: st
                 values: dict, host_ids: Iterable[int] | None = None,
                 concurrency: int = 10) -> Run:
     if not can(actor, "incident.respond"):
-        raise RemoteError("your account role may not run steps")
+        raise PermissionDenied("your account role may not run steps")
     step = _step(runbook, step_name)
     try:
         command, used = runbooks.render(step, values)
@@ -95,7 +97,7 @@ def request_adhoc(incident: Incident, actor: User, command: str,
     """A command outside any runbook: only for the roles the admin allows, always a
     change that needs approval."""
     if actor.role not in settings.REMOTE_ADHOC_ROLES:
-        raise RemoteError("your account role may not run ad-hoc commands")
+        raise PermissionDenied("your account role may not run ad-hoc commands")
     command = (command or "").strip()
     if not command or len(command) > 5000:
         raise RemoteError("an ad-hoc command is one to 5,000 characters")
@@ -136,7 +138,7 @@ def decide(run: Run, actor: User, approve: bool, two_factor: bool) -> Run:
         raise RemoteError("someone else must approve a change you asked for")
     commander = run.incident.roles.filter(role=IncidentRole.COMMANDER, user=actor).exists()
     if not (commander or can(actor, "incident.respond")):
-        raise RemoteError("only the incident's commander or a responder may decide")
+        raise PermissionDenied("only the incident's commander or a responder may decide")
     if not (two_factor and actor.totp_confirmed):
         raise RemoteError("approving a change needs a session signed in with two-factor "
                           "authentication")
@@ -152,7 +154,7 @@ def decide(run: Run, actor: User, approve: bool, two_factor: bool) -> Run:
 @transaction.atomic
 def mark_fix(run: Run, actor: User) -> None:
     if not can(actor, "incident.command"):
-        raise RemoteError("only a commander marks the fix")
+        raise PermissionDenied("only a commander marks the fix")
     Run.objects.filter(pk=run.pk).update(is_fix=True)
     append_entry(run.incident, EntryKind.RESULT, actor, {
         "text": f"the fix: {run.step} ({run.command})", "run": run.pk, "outcome": "success"})

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from atalaia.catalog.models import Service
+from atalaia.lib.crypto import EncryptedTextField
 
 
 class Credential(models.Model):
@@ -13,8 +14,8 @@ class Credential(models.Model):
     The key and passphrase are stored encrypted and never shown back."""
 
     name = models.CharField(max_length=100, unique=True)
-    private_key = models.TextField(blank=True)  # encrypted
-    passphrase = models.TextField(blank=True)  # encrypted
+    private_key = EncryptedTextField(blank=True)
+    passphrase = EncryptedTextField(blank=True)
     agent_path = models.CharField(max_length=500, blank=True)
     public_fingerprint = models.CharField(max_length=100, blank=True)
     # Account roles that may run steps with it.

@@ -12,7 +12,7 @@ from atalaia.accounts.apiauth import allow
 from atalaia.accounts.models import User
 from atalaia.incidents.models import Incident
 from atalaia.incidents.visibility import visible_incidents
-from atalaia.lib.apiutil import ERRORS, Input
+from atalaia.lib.apiutil import ERRORS, Day, Input
 from atalaia.review import actions, timings
 from atalaia.review.models import ActionItem, Review
 from atalaia.review.views import feedback_summary, satisfaction_summary
@@ -144,7 +144,7 @@ def submit_feedback(request, incident_id: int, payload: FeedbackIn):
 class ActionItemIn(Input):
     title: str = Field(..., min_length=1, max_length=actions.MAX_TITLE)
     owner: str | None = Field(None, description="a username")
-    due_on: date | None = None
+    due_on: Day | None = None
     permanent_fix: bool = False
 
 

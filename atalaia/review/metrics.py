@@ -2,7 +2,9 @@
 process (any web process behind a load balancer) reports the same figures.
 
 Open to the addresses in ATALAIA_METRICS_ALLOW (loopback by default) or to a request
-carrying `Authorization: Bearer <ATALAIA_METRICS_TOKEN>`.
+carrying `Authorization: Bearer <ATALAIA_METRICS_TOKEN>`. The address is the client's
+behind the proxies in ATALAIA_TRUSTED_PROXIES: a proxy on the same machine, listed
+there, does not make every visitor look like loopback.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.views.decorators.http import require_GET
 
 from atalaia.incidents.models import Incident, Stage
 from atalaia.lib import jobs
+from atalaia.lib.clientaddress import client_address
 from atalaia.monitoring.models import Monitor
 from atalaia.notify.models import Delivery
 from atalaia.oncall.models import Page
@@ -31,7 +34,7 @@ def allowed(request) -> bool:
     if token and hmac.compare_digest(header, f"Bearer {token}"):
         return True
     try:
-        client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        client = ipaddress.ip_address(client_address(request.META))
     except ValueError:
         return False
     return any(client in ipaddress.ip_network(net, strict=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
@@ -53,7 +54,7 @@ def decide(proposal: PlanProposal, actor: User, accept: bool) -> PlanProposal:
     proposal = PlanProposal.objects.select_for_update().select_related(
         "review__incident").get(pk=proposal.pk)
     if actor.role != AccountRole.ADMIN:
-        raise ProposalError("only an admin accepts a change to the plan")
+        raise PermissionDenied("only an admin accepts a change to the plan")
     if proposal.status != ProposalStatus.OPEN:
         raise ProposalError(f"the proposal is already {proposal.get_status_display().lower()}")
     if accept:

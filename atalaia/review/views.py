@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from atalaia.accounts import throttle
 from atalaia.accounts.permissions import can, require
 from atalaia.comms.actions import late_updates
 from atalaia.incidents.models import Incident, Phase, PublicStatus
@@ -191,6 +192,10 @@ def action_items(request):
 def satisfaction(request, token: str):
     """Opening the link only shows the question (mail scanners open links); the
     form's POST answers, once per recipient."""
+    taken = throttle.link_opened(request, token)
+    if not taken:
+        return throttle.too_many(render(request, "review/satisfaction.html", {
+            "problem": throttle.wait_text(taken)}), taken)
     try:
         incident, digest = actions.read_token(token)
     except actions.ReviewError as exc:

@@ -9,5 +9,6 @@ class WebConfig(AppConfig):
         # The worker's jobs this app runs (atalaia/lib/jobs.py); imported here: the
         # models are loaded now.
         from atalaia.web import jobs as web_jobs
+        from atalaia.web import keys  # noqa: F401 - registers its system check
 
         web_jobs.register()

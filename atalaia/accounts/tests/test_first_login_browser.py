@@ -54,5 +54,9 @@ def test_a_new_admin_enrols_totp_at_first_sign_in(browser, live_server,  # noqa:
     page.fill("input[name=code]", pyotp.TOTP(secret).now())
     with page.expect_navigation():
         page.click("main form button[type=submit]")
+    # The recovery codes are shown once, on the answer to the code.
+    assert page.locator("#recovery-codes li").count() == 10, page.inner_text("main")
+    with page.expect_navigation():
+        page.click("#recovery-continue")
     assert page.url == base + "/incidents/", page.inner_text("main")
     assert "ines" in page.inner_text("header .who")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import time_machine
 import yaml
+from django.core.exceptions import PermissionDenied
 
 from atalaia.catalog.models import Service
 from atalaia.incidents import gate
@@ -65,7 +66,7 @@ def test_monitors_must_stay_up_for_the_plans_minutes(incident, personas):
 
 def test_checks_by_the_right_team_or_role_only(incident, personas):
     (check,) = gate.ensure_checks(incident)
-    with pytest.raises(gate.GateError, match="ticked by a member of Support"):
+    with pytest.raises(PermissionDenied, match="ticked by a member of Support"):
         gate.tick(check, personas["communicator"])  # in Communications, not Support
     gate.tick(check, personas["responder"])  # in Support
     check.refresh_from_db()
@@ -74,7 +75,7 @@ def test_checks_by_the_right_team_or_role_only(incident, personas):
 
 def test_only_the_incidents_commander_signs_off(incident, personas):
     assign_role(incident, personas["admin"], "commander", personas["responder"])
-    with pytest.raises(gate.GateError, match="only the incident's commander"):
+    with pytest.raises(PermissionDenied, match="only the incident's commander"):
         gate.sign_off(incident, personas["commander"])
     gate.sign_off(incident, personas["responder"])
     assert gate.evaluate(incident).items[-1].ok
@@ -88,7 +89,7 @@ def test_resolving_past_a_failing_gate_is_refused_with_the_reason(incident, pers
 
 
 def test_an_admin_forces_it_with_a_written_reason(incident, personas):
-    with pytest.raises(gate.GateError, match="only an admin"):
+    with pytest.raises(PermissionDenied, match="only an admin"):
         gate.force(incident, personas["commander"], "trust me")
     with pytest.raises(gate.GateError, match="written reason"):
         gate.force(incident, personas["admin"], " ")

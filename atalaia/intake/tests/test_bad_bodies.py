@@ -12,8 +12,9 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
+from atalaia.accounts import limits
 from atalaia.intake import groupcommit
-from atalaia.intake.actions import count_events, create_integration
+from atalaia.intake.actions import create_integration, rate_rule
 from atalaia.intake.formats.common import Event
 from atalaia.intake.groupcommit import Item, Outcome, apply_batch
 from atalaia.intake.models import Signal
@@ -99,11 +100,11 @@ def test_a_503_after_the_wait_means_the_event_is_never_stored(demo, monkeypatch)
     committer, answers = groupcommit.Committer(), []
     sender = threading.Thread(target=lambda: answers.append(
         committer.submit(trigger(key, "given up"))))
-    # The committer is held up by a lock on the rate row it must update (a stuck
-    # database), until after its caller has given up and answered.
+    # The committer is held up by a lock on the rate-limit bucket it must update (a
+    # stuck database), until after its caller has given up and answered.
     with time_machine.travel(timezone.now().replace(second=0, microsecond=0), tick=True):
         with transaction.atomic():
-            count_events(integration.pk, 0)
+            limits.take(rate_rule(integration), str(integration.pk), 0)
             sender.start()
             sender.join(30)
         assert answers == [Outcome(False, "error")]  # the 503

@@ -7,14 +7,17 @@ import threading
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+import time_machine
 
-from atalaia.intake.actions import create_integration
+from atalaia.accounts import limits
+from atalaia.intake.actions import create_integration, rate_rule
 from atalaia.intake.formats.common import Event
 from atalaia.intake.groupcommit import Item, Outcome, apply_batch, submit
-from atalaia.intake.models import ChangeEvent, RateWindow, Signal
+from atalaia.intake.models import ChangeEvent, Signal
 from atalaia.wsgi import application
 
 PAGERDUTY = ("pagerduty",)
+T0 = 1_900_000_000.0
 
 
 def trigger(key: str, dedup: str) -> Item:
@@ -28,15 +31,20 @@ def test_one_batch_answers_each_request_in_its_own_terms(demo):
     items = [trigger(key, "a"), trigger(key, "a"), trigger("nobody's key", "b"),
              trigger(small_key, "c"), trigger(small_key, "d"),
              Item(("alertmanager",), key, events=[Event("trigger", "e")])]
-    apply_batch(items)
+    with time_machine.travel(T0, tick=False):
+        apply_batch(items)
+    # Cron's bucket holds one event, back in 60 s: its second event waits that long.
     assert [item.future.result() for item in items] == [
         Outcome(True), Outcome(True), Outcome(False, "unknown key"), Outcome(True),
-        Outcome(False, "rate"), Outcome(False, "unknown key")]  # a PagerDuty key, not AM's
+        Outcome(False, "rate", 60.0), Outcome(False, "unknown key")]  # PagerDuty's, not AM's
     signal = Signal.objects.get(dedup_key="a")
     assert signal.count == 2 and signal.service.slug == "payments"
     assert list(Signal.objects.filter(integration=small).values_list("dedup_key", flat=True)) \
         == ["c"]
-    assert RateWindow.objects.get(integration=small).count == 2
+    with time_machine.travel(T0 + 59, tick=False):
+        assert not limits.take(rate_rule(small), str(small.pk))
+    with time_machine.travel(T0 + 60, tick=False):
+        assert limits.take(rate_rule(small), str(small.pk))
 
 
 def test_an_item_that_fails_costs_only_its_own_answer(demo):
@@ -109,3 +117,22 @@ def test_the_front_answers_intake_without_django_and_hands_on_the_rest(demo):
     assert status.startswith("405")
     status, _, _ = call("POST", "/v2/enqueue/more")
     assert status.startswith("404")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_front_answers_an_integration_over_its_rate_429_with_retry_after(demo):
+    _, key = create_integration("pagerduty", "Noisy", rate_per_minute=2)
+
+    def send(n: int) -> tuple[str, dict, bytes]:
+        event = {"routing_key": key, "event_action": "trigger", "dedup_key": f"k{n}",
+                 "payload": {"summary": "disk full", "source": "db1", "severity": "error"}}
+        return call("POST", "/v2/enqueue", json.dumps(event).encode())
+
+    with time_machine.travel(T0, tick=False) as clock:
+        assert [send(n)[0][:3] for n in range(2)] == ["202", "202"]
+        status, headers, content = send(2)
+        assert status == "429 Too Many Requests" and headers["Retry-After"] == "30"
+        assert json.loads(content)["status"] == "throttle event"
+        clock.shift(30)
+        assert send(3)[0] == "202 Accepted"
+    assert Signal.objects.count() == 3

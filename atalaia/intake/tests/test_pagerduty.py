@@ -4,6 +4,7 @@ import json
 import ssl
 
 import pytest
+import time_machine
 from django.test import Client
 from pagerduty import EventsApiV2Client
 
@@ -106,10 +107,18 @@ def test_rate_limit_answers_429_per_integration(demo):
     _integration, key = create_integration("pagerduty", "Noisy", rate_per_minute=3)
     event = {"routing_key": key, "event_action": "trigger",
              "payload": {"summary": "x", "source": "y", "severity": "info"}}
-    statuses = [post("/v2/enqueue", {**event, "dedup_key": str(i)}).status_code
-                for i in range(5)]
-    assert statuses == [202, 202, 202, 429, 429]
-    assert Signal.objects.count() == 3
+    with time_machine.travel(1_900_000_000, tick=False) as clock:
+        answers = [post("/v2/enqueue", {**event, "dedup_key": str(i)}) for i in range(5)]
+        assert [a.status_code for a in answers] == [202, 202, 202, 429, 429]
+        # A bucket of 3 refilled over a minute: the next event in 20 s.
+        assert answers[3]["Retry-After"] == "20"
+        assert answers[3].json() == {"status": "throttle event", "errors": [], "message":
+                                     "Requests for this integration are temporarily rate limited"}
+        clock.shift(19)
+        assert post("/v2/enqueue", {**event, "dedup_key": "early"}).status_code == 429
+        clock.shift(1)
+        assert post("/v2/enqueue", {**event, "dedup_key": "in time"}).status_code == 202
+    assert Signal.objects.count() == 4
 
 
 def test_oversized_body_is_refused(key, settings):

@@ -96,6 +96,30 @@ def test_unknown_keys_and_bad_codes_are_refused(monitor):
     assert Client().put(f"/ping/{monitor.ping_key}").status_code == 405
 
 
+def test_guessing_keys_is_rate_limited_per_client_and_good_pings_are_not(monitor, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    guesser = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    with at(0) as clock:
+        for n in range(30):
+            assert guesser.post(f"/ping/7b7a3c9e-0000-4000-8000-{n:012d}").status_code == 404
+        refused = guesser.post("/ping/7b7a3c9e-0000-4000-8000-000000000099")
+        # 30 a minute: one more every 2 s.
+        assert refused.status_code == 429 and refused["Retry-After"] == "2"
+        assert refused.content == b"Too many requests. Try again in 2 seconds.\n"
+        assert guesser.post(f"/ping/{monitor.ping_key}").status_code == 200  # a good key
+        # Another client behind the proxy; a forged header from outside is no proxy's.
+        assert Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.8").post(
+            "/ping/7b7a3c9e-0000-4000-8000-000000000099").status_code == 404
+        outsider = Client(REMOTE_ADDR="203.0.113.5")
+        for n in range(30):
+            outsider.post(f"/ping/7b7a3c9e-0000-4000-8000-{n:012d}",
+                          HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+        assert outsider.post("/ping/7b7a3c9e-0000-4000-8000-000000000099",
+                             HTTP_X_FORWARDED_FOR="198.51.100.99").status_code == 429
+        clock.shift(2)
+        assert guesser.post("/ping/7b7a3c9e-0000-4000-8000-000000000099").status_code == 404
+
+
 def test_a_paused_monitor_raises_no_signal(monitor):
     Monitor.objects.filter(pk=monitor.pk).update(paused=True)
     with at(0):

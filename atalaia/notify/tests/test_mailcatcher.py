@@ -33,3 +33,31 @@ def test_caught_mail_is_kept_and_shown(transactional_db, clients, settings):
     page = clients["communicator"].get("/mailcatcher/").content.decode()
     assert "Code &lt;123456&gt;" in page and 'href="https://atalaia.example/ack/1"' in page
     assert clients["viewer"].get("/mailcatcher/").status_code == 403
+
+
+def test_a_confidential_incidents_mail_is_shown_only_to_those_on_it(transactional_db, demo,
+                                                                     personas, clients,
+                                                                     settings):
+    from atalaia.incidents.actions import declare_incident
+    from atalaia.notify.contacts import add_verified
+
+    add_verified(personas["commander"], "email", "commander@example.test", "work")
+    # A localized failure: the demo plan pages the technical team (the commander among them).
+    incident = declare_incident(personas["admin"], "Quokka vault breach", ["intranet"],
+                                confidential=True)
+    server = Server(port=0)
+    server.start()
+    try:
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        assert send_due() >= 1
+    finally:
+        server.stop()
+    caught = CaughtMail.objects.get(subject__contains="Quokka vault breach")
+    assert caught.delivery_key == incident.deliveries.get().idempotency_key
+    for reader in ("admin", "commander"):  # the commander was paged: now on the incident
+        for path in ("/mailcatcher/", "/deliveries/"):
+            assert "Quokka vault breach" in clients[reader].get(path).content.decode()
+    for path in ("/mailcatcher/", "/deliveries/"):
+        page = clients["communicator"].get(path)
+        assert page.status_code == 200 and "Quokka vault breach" not in page.content.decode()

@@ -101,3 +101,16 @@ def test_resetting_a_feed_retires_its_old_url(support):
     assert Client().get(new).status_code == 200
     assert Client().get(reverse("oncall:person_feed", args=[
         ana.pk, feeds.person_token(ana)])).status_code == 200
+
+
+def test_feed_urls_outlive_a_change_of_secret_while_the_old_one_is_a_fallback(support,
+                                                                             settings):
+    old, new = "old-secret-key-that-is-long-enough-0123456789", "n" * 40
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = old, []
+    ana = people("ana")[0]
+    urls = [reverse("oncall:schedule_feed", args=[support.pk, feeds.schedule_token(support)]),
+            reverse("oncall:person_feed", args=[ana.pk, feeds.person_token(ana)])]
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = new, [old]
+    assert [Client().get(url).status_code for url in urls] == [200, 200]
+    settings.SECRET_KEY_FALLBACKS = []
+    assert [Client().get(url).status_code for url in urls] == [404, 404]

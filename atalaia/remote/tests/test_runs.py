@@ -4,6 +4,7 @@ crash interrupted is marked outcome unknown and never retried."""
 import datetime
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from atalaia.catalog.models import Service
@@ -69,9 +70,9 @@ def test_a_change_waits_and_is_approved_by_someone_else_with_two_factor(room, pe
         actions.decide(run, personas["responder"], True, two_factor=True)
     with pytest.raises(actions.RemoteError, match="two-factor"):
         actions.decide(run, personas["commander"], True, two_factor=False)
-    with pytest.raises(actions.RemoteError, match="commander or a responder"):
+    with pytest.raises(PermissionDenied, match="commander or a responder"):
         actions.decide(run, personas["viewer"], True, two_factor=True)
-    with pytest.raises(actions.RemoteError, match="commander or a responder"):
+    with pytest.raises(PermissionDenied, match="commander or a responder"):
         actions.decide(run, personas["communicator"], True, two_factor=True)
     actions.decide(run, personas["commander"], True, two_factor=True)
     run.refresh_from_db()
@@ -100,7 +101,7 @@ def test_approval_in_the_console_needs_the_two_factor_session(room, personas):
 
 
 def test_ad_hoc_commands_only_for_allowed_roles_and_always_as_changes(room, personas):
-    with pytest.raises(actions.RemoteError, match="may not run ad-hoc"):
+    with pytest.raises(PermissionDenied, match="may not run ad-hoc"):
         actions.request_adhoc(room, personas["responder"], "uptime")
     run = actions.request_adhoc(room, personas["commander"], "uptime")
     assert run.status == RunStatus.AWAITING and run.kind == "change"
@@ -109,7 +110,7 @@ def test_ad_hoc_commands_only_for_allowed_roles_and_always_as_changes(room, pers
 def test_a_role_without_the_credential_cannot_run(room, personas):
     Credential.objects.update(allowed_roles=["admin"])
     book, name = step("Disk space")
-    with pytest.raises(actions.RemoteError, match="may not use the credential"):
+    with pytest.raises(PermissionDenied, match="may not use the credential"):
         actions.request_run(room, personas["responder"], book, name, {})
 
 

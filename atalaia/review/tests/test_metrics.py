@@ -46,6 +46,19 @@ def test_metrics_are_closed_to_others_unless_they_bring_the_token(demo, settings
                        ).status_code == 200
 
 
+def test_behind_a_trusted_proxy_metrics_see_the_client_not_the_proxy(demo, settings):
+    # A proxy on the same machine: without it in ATALAIA_TRUSTED_PROXIES every visitor
+    # would look like loopback. Listed, the forwarded client decides.
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    proxy = Client(REMOTE_ADDR="127.0.0.1")
+    assert proxy.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 403
+    assert proxy.get("/metrics", HTTP_X_FORWARDED_FOR="::1").status_code == 200
+    assert proxy.get("/metrics").status_code == 200  # the proxy's own request
+    # From elsewhere, a forged header says nothing.
+    outside = Client(REMOTE_ADDR="203.0.113.9")
+    assert outside.get("/metrics", HTTP_X_FORWARDED_FOR="127.0.0.1").status_code == 403
+
+
 def test_the_dashboard_draws_the_timings(demo, personas):
     resolved_incident(personas, 30)
     page = signed_in(personas["viewer"]).get("/review/dashboard/?by=level").content.decode()

@@ -2,6 +2,7 @@
 plan version, linked to the review; incidents under the old version keep it."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from atalaia.incidents.actions import declare_incident
@@ -23,7 +24,7 @@ def test_an_accepted_proposal_becomes_the_next_plan_version(review, personas):
     proposal = proposals.propose(review, personas["commander"], source,
                                  "Critical users asked to hear from us more often")
     assert ("-", "-    update_every_minutes: 15") in proposals.diff(proposal)
-    with pytest.raises(proposals.ProposalError, match="only an admin"):
+    with pytest.raises(PermissionDenied, match="only an admin"):
         proposals.decide(proposal, personas["commander"], True)
     proposal = proposals.decide(proposal, personas["admin"], True)
     new = active_plan()

@@ -77,3 +77,15 @@ def test_the_rating_is_checked(crisis):
 def test_a_confidential_incident_keeps_its_title(crisis):
     type(crisis).objects.filter(pk=crisis.pk).update(confidential=True)
     assert crisis.title not in Client().get(_path(crisis)).content.decode()
+
+
+def test_a_link_opened_too_often_waits_then_answers(crisis, clock):
+    path, visitor = _path(crisis), Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(10):  # a mail scanner, a reader, a reload or two…
+        assert visitor.get(path).status_code == 200
+    refused = visitor.post(path, {"rating": "5"})
+    assert refused.status_code == 429 and refused["Retry-After"] == "6"
+    assert 'id="problem"' in refused.content.decode() and not UserFeedback.objects.exists()
+    clock.shift(6)
+    assert visitor.post(path, {"rating": "5"}).status_code == 200
+    assert UserFeedback.objects.get().rating == 5

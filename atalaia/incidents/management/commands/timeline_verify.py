@@ -16,14 +16,26 @@ class Command(BaseCommand):
             incidents = incidents.filter(pk=incident)
             if not incidents.exists():
                 raise CommandError(f"no incident {incident}")
-        broken = 0
+        broken = unchecked = 0
         for item in incidents.iterator():
             problem = verify(item)
             if problem is None:
                 self.stdout.write(f"incident {item.pk}: {item.entry_count} entries, chain intact")
+            elif problem.missing_key:
+                unchecked += 1
+                self.stdout.write(f"incident {item.pk}: CANNOT CHECK entry {problem.seq}: "
+                                  f"{problem.problem}")
             else:
                 broken += 1
                 self.stdout.write(f"incident {item.pk}: BROKEN at entry {problem.seq}: "
                                   f"{problem.problem}")
-        if broken:
-            raise CommandError(f"{broken} incident timeline(s) broken")
+        if broken or unchecked:
+            raise CommandError(self.summary(broken, unchecked))
+
+    @staticmethod
+    def summary(broken: int, unchecked: int) -> str:
+        parts = [f"{broken} incident timeline(s) broken"] if broken else []
+        if unchecked:
+            parts.append(f"{unchecked} incident timeline(s) could not be checked: put the "
+                         f"secret that made them in ATALAIA_SECRET_KEY_FALLBACKS")
+        return "; ".join(parts)

@@ -10,6 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from atalaia.accounts import signin
 from atalaia.accounts.actions import (
     AccountError,
     create_user,
@@ -27,8 +28,8 @@ ROLES = [role.value for role in AccountRole]
 
 
 class Command(BaseCommand):
-    help = ("Manage people: create, set-role, reset-password, reset-2fa, list, deactivate, "
-            "activate, add-to-team, remove-from-team.")
+    help = ("Manage people: create, set-role, reset-password, reset-2fa, unlock, list, "
+            "deactivate, activate, add-to-team, remove-from-team.")
     # call_command(..., stdin=StringIO(...)) gives a password the way a pipe would.
     stealth_options = ("stdin",)
 
@@ -49,6 +50,7 @@ class Command(BaseCommand):
         password.add_argument("--stdin", action="store_true", dest="read_stdin",
                               help="read the new password from standard input instead")
         for action, text in (("reset-2fa", "forget a person's TOTP secret"),
+                             ("unlock", "end a sign-in lock after failed attempts"),
                              ("deactivate", "stop a person from signing in"),
                              ("activate", "let a deactivated person sign in again")):
             sub.add_parser(action, help=text).add_argument("name")
@@ -94,6 +96,12 @@ class Command(BaseCommand):
         reset_two_factor(_user(name), None)
         self.stdout.write(f"two-factor of {name} reset: they enrol again at next sign-in "
                           "if their account requires it")
+
+    def do_unlock(self, *, name, **options):
+        if signin.unlock(_user(name), None):
+            self.stdout.write(f"{name} unlocked: they can sign in again")
+        else:
+            self.stdout.write(f"{name} was not locked")
 
     def do_deactivate(self, *, name, **options):
         set_active(_user(name), False, None)

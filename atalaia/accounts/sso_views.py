@@ -1,0 +1,77 @@
+"""The single sign-on pages: start at the provider, come back, log out at both ends."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+
+from atalaia.accounts import sso, twofactor
+from atalaia.accounts.actions import audit
+
+
+def _safe_next(request, target: str) -> str:
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return reverse(settings.LOGIN_REDIRECT_URL)
+
+
+def _refused(request, error: sso.SSOError):
+    return render(request, "accounts/sso_error.html", {"error": str(error)}, status=403)
+
+
+def sso_login(request):
+    if not sso.enabled():
+        raise Http404
+    try:
+        url = sso.start(request.session, request.GET.get("next", ""))
+    except sso.SSOError as exc:
+        return _refused(request, exc)
+    response = redirect(url)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def sso_callback(request):
+    if not sso.enabled():
+        raise Http404
+    try:
+        claims, id_token, next_url = sso.finish(request.session, request.GET.dict())
+        user = sso.account_for(claims)
+    except sso.SSOError as exc:
+        return _refused(request, exc)
+    login(request, user, backend="atalaia.accounts.sso.PasswordBackend")
+    # The provider did the strong authentication (its own second factor): asking for
+    # Atalaia's TOTP as well would make people keep two authenticators for one sign-in.
+    request.session[twofactor.SESSION_KEY] = True
+    request.session[sso.ID_TOKEN_KEY] = id_token
+    audit(user, "user.sso_sign_in", "user", user.username, {"role": user.role})
+    return redirect(_safe_next(request, next_url))
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logging out ends the session here and, for a single sign-on session, at the
+    provider too (RP-initiated logout) when it offers that."""
+
+    # Django's default renders registration/logged_out.html, which we do not have.
+    next_page = "accounts:login"
+
+    def post(self, request, *args, **kwargs):
+        id_token = request.session.get(sso.ID_TOKEN_KEY)
+        response = super().post(request, *args, **kwargs)
+        if not id_token or not sso.enabled():
+            return response
+        try:
+            end_session = sso.metadata().get("end_session_endpoint")
+        except sso.SSOError as exc:
+            messages.warning(request, _("Logged out here, but not at the sign-in provider: "
+                                        "%(error)s") % {"error": exc})
+            return response
+        if not end_session:
+            return response
+        return redirect(sso.logout_url(end_session, id_token))
