@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from atalaia.accounts import sso, twofactor
+from atalaia.accounts import limits, sso, throttle, twofactor
 from atalaia.accounts.actions import audit
+from atalaia.lib.clientaddress import client_address
 
 
 def _safe_next(request, target: str) -> str:
@@ -25,9 +26,25 @@ def _refused(request, error: sso.SSOError):
     return render(request, "accounts/sso_error.html", {"error": str(error)}, status=403)
 
 
+# Each sign-in through the provider costs a start and a callback; an office behind one
+# address signing in at nine o'clock fits, a script replaying callbacks does not.
+PER_CLIENT = limits.Rule("sso.client", capacity=60, per_seconds=600)
+
+
+def _throttled(request):
+    """A 429 page when this client address has started or finished too many sign-ins."""
+    taken = limits.take(PER_CLIENT, client_address(request.META))
+    if taken:
+        return None
+    return throttle.too_many(render(request, "accounts/sso_error.html",
+                                    {"error": throttle.wait_text(taken)}), taken)
+
+
 def sso_login(request):
     if not sso.enabled():
         raise Http404
+    if refused := _throttled(request):
+        return refused
     try:
         url = sso.start(request.session, request.GET.get("next", ""))
     except sso.SSOError as exc:
@@ -40,6 +57,8 @@ def sso_login(request):
 def sso_callback(request):
     if not sso.enabled():
         raise Http404
+    if refused := _throttled(request):
+        return refused
     try:
         claims, id_token, next_url = sso.finish(request.session, request.GET.dict())
         user = sso.account_for(claims)

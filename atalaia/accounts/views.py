@@ -1,3 +1,5 @@
+import logging
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -30,6 +32,9 @@ from atalaia.accounts.actions import (
 from atalaia.accounts.models import AccountRole, ApiToken, AuditEvent, User
 from atalaia.accounts.permissions import require
 from atalaia.accounts.throttle import too_many
+from atalaia.lib.crypto import CannotDecrypt
+
+logger = logging.getLogger(__name__)
 
 
 class LoginView(auth_views.LoginView):
@@ -79,7 +84,16 @@ def verify_2fa(request):
         refused = signin.check(user.username, request.META, signin.TWO_FACTOR)
         if refused:
             return too_many(_verify_page(request, refused.message), refused)
-        if _second_factor(request, user, request.POST.get("code", "")):
+        try:
+            passed = _second_factor(request, user, request.POST.get("code", ""))
+        except CannotDecrypt:
+            logger.error("the TOTP secret of %s is under a key this instance does not have "
+                         "(atalaia keys status)", user.username)
+            return _verify_page(request, _(
+                "Atalaia cannot read your two-factor secret: it was stored under a secret "
+                "key this server no longer has. Sign in with one of your recovery codes, or "
+                "ask an admin to reset your two-factor authentication."))
+        if passed:
             signin.succeeded(user.username, signin.TWO_FACTOR, complete=True)
             request.session.cycle_key()
             request.session[twofactor.SESSION_KEY] = True

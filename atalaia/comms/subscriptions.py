@@ -193,6 +193,9 @@ def _check_rate(digest: str, client: str | None) -> None:
 def scope(sub: Subscriber) -> str:
     """What the subscriber hears about, in the active language."""
     if sub.incident is not None:
+        if sub.incident.confidential:
+            # Made confidential after they subscribed: the public may no longer see it.
+            return _("incident #%(number)s") % {"number": sub.incident.pk}
         return _("incident #%(number)s, %(title)s") % {"number": sub.incident.pk,
                                                        "title": sub.incident.title}
     names = [s.name for s in sub.components.all()]

@@ -322,3 +322,24 @@ def test_sessions_sending_one_code_at_the_same_moment_let_one_in(live_server,
     for session in sessions:
         session.close()
     assert answers == [200, 200, 200, 302]
+
+
+def test_a_totp_secret_under_a_lost_key_is_explained_and_recovery_codes_still_work(
+        db, settings):
+    ines = create_user("ines", PASSWORD, "admin")
+    with time_machine.travel(T0 - timedelta(hours=1), tick=False):
+        client = Client()
+        login(client, "ines")
+        ines.refresh_from_db()
+        secret = twofactor.secret_of(ines)
+        page = client.post("/accounts/2fa/enrol/", {"code": pyotp.TOTP(secret).now()})
+    codes = page.content.decode().split('id="recovery-codes">')[1].split("</ul>")[0]
+    code = codes.split("</li>")[0].removeprefix("<li>")
+    # The secret changed and the old one is not among the fallbacks.
+    settings.SECRET_KEY = "a-new-secret-that-is-not-the-old-one-0123456789"
+    settings.SECRET_KEY_FALLBACKS = []
+    with time_machine.travel(T0, tick=False):
+        refused = verify(half_signed_in("ines"), pyotp.TOTP(secret).now())
+        assert refused.status_code == 200
+        assert "cannot read your two-factor secret" in refused.content.decode()
+        assert verify(half_signed_in("ines"), code).status_code == 302

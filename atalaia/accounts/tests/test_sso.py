@@ -304,3 +304,23 @@ def test_without_a_provider_there_is_no_single_sign_on(client, db):
     assert client.get("/accounts/sso/login/").status_code == 404
     assert client.get("/accounts/sso/callback/?code=x&state=y").status_code == 404
     assert "sso-login" not in client.get("/accounts/login/").content.decode()
+
+
+def test_sign_ins_through_the_provider_are_rate_limited_per_client_address(configured):
+    from atalaia.accounts.sso_views import PER_CLIENT
+
+    client = Client()
+    forged = "/accounts/sso/callback/?code=x&state=forged"
+    with time_machine.travel(datetime.datetime(2026, 3, 2, 9, tzinfo=datetime.UTC),
+                             tick=False) as clock:
+        for _ in range(int(PER_CLIENT.capacity)):
+            assert client.get(forged).status_code == 403
+        refused = client.get(forged)
+        assert refused.status_code == 429
+        assert refused["Retry-After"] == "10"
+        assert "Too many requests" in refused.content.decode()
+        assert client.get("/accounts/sso/login/").status_code == 429  # the start counts too
+        clock.shift(10)
+        assert client.get(forged).status_code == 403  # one try is back
+        # Another address is not held back by this one.
+        assert Client(REMOTE_ADDR="203.0.113.7").get("/accounts/sso/login/").status_code == 302

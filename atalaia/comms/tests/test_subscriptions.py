@@ -241,6 +241,17 @@ def test_links_are_forgery_proof_and_die_with_the_secret(demo):
     assert Client().get(path_of(subscriptions.manage_url(sub))).status_code == 200
 
 
+def test_the_manage_page_stops_showing_an_incident_made_confidential(demo, incident):
+    sub = confirmed("eve@example.com", incident=incident)
+    path = path_of(subscriptions.manage_url(sub))
+    assert incident.title in Client().get(path).content.decode()
+    incident.confidential = True
+    incident.save(update_fields=["confidential"])
+    shown = Client().get(path).content.decode()
+    assert incident.title not in shown
+    assert f"#{incident.pk}" in shown
+
+
 # -- who hears about what --------------------------------------------------------------
 
 def test_recipients_by_component_and_incident_in_pk_batches(
