@@ -12,17 +12,27 @@
 
 Unknown names are counted and locked the same way and get the same answers, so the
 replies never say whether an account exists.
+
+A lock anyone can cause would let an attacker keep every responder out during a crisis
+by typing wrong passwords under their names. So a browser where the person completed a
+sign-in before carries a signed device cookie (OWASP's "device cookies"): from it, the
+name's lock and bucket do not apply; its own bucket does, and its failures count
+against that device only. Only people who have signed in there can hold that cookie.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import ngettext
 
@@ -51,6 +61,15 @@ RULES = {
                  limits.Rule("2fa.address", capacity=60, per_seconds=600)),
 }
 
+# A device where the person completed a sign-in: its own bucket instead of the name's.
+DEVICE_RULES = {
+    PASSWORD: limits.Rule("login.device", capacity=LOCK_AFTER + 2, per_seconds=900),
+    TWO_FACTOR: limits.Rule("2fa.device", capacity=LOCK_AFTER + 2, per_seconds=900),
+}
+DEVICE_COOKIE = "atalaia_device"
+DEVICE_SALT = "atalaia.accounts.device"
+DEVICE_DAYS = 90
+
 # Sent inside the transaction that locks a real account: user, until, reason, address.
 locked = Signal()
 
@@ -78,23 +97,53 @@ def lock_key(username: str) -> str:
     return sha256_hex("lockout\0" + normalised(username))
 
 
-def check(username: str, meta, kind: str) -> Refusal | None:
+def trusted_device(request, username: str) -> str | None:
+    """The id of this browser's device cookie when it was given to `username`."""
+    try:
+        value = signing.loads(request.COOKIES.get(DEVICE_COOKIE, ""), salt=DEVICE_SALT,
+                              max_age=timedelta(days=DEVICE_DAYS))
+    except signing.BadSignature:
+        return None
+    if not isinstance(value, dict) or value.get("user") != normalised(username):
+        return None
+    return str(value.get("device", "")) or None
+
+
+def remember_device(response: HttpResponse, username: str) -> HttpResponse:
+    """After a complete sign-in: this browser is the person's from now on."""
+    value = signing.dumps({"user": normalised(username), "device": secrets.token_hex(16)},
+                          salt=DEVICE_SALT)
+    response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_DAYS * 86400, httponly=True,
+                        secure=settings.SESSION_COOKIE_SECURE, samesite="Lax")
+    return response
+
+
+def check(username: str, request, kind: str) -> Refusal | None:
     """May this attempt be checked at all? A refusal spends nothing more."""
-    lock = Lockout.objects.filter(key=lock_key(username)).first()
-    now = timezone.now()
-    if lock is not None and lock.locked_until and lock.locked_until > now:
-        return Refusal((lock.locked_until - now).total_seconds())
+    device = trusted_device(request, username)
+    if device is None:
+        lock = Lockout.objects.filter(key=lock_key(username)).first()
+        now = timezone.now()
+        if lock is not None and lock.locked_until and lock.locked_until > now:
+            return Refusal((lock.locked_until - now).total_seconds())
     per_account, per_address = RULES[kind]
-    for rule, key in ((per_address, client_address(meta)), (per_account, normalised(username))):
+    own = (DEVICE_RULES[kind], device) if device else (per_account, normalised(username))
+    for rule, key in ((per_address, client_address(request.META)), own):
         taken = limits.take(rule, key)
         if not taken:
             return Refusal(taken.retry_after)
     return None
 
 
+def failed(username: str, request, kind: str) -> None:
+    """Count a wrong password or code; the LOCK_AFTER-th locks the name. From a trusted
+    device the device's bucket (spent in check) is all that counts."""
+    if trusted_device(request, username) is None:
+        _count_failure(username, client_address(request.META), kind)
+
+
 @transaction.atomic
-def failed(username: str, meta, kind: str) -> None:
-    """Count a wrong password or code; the LOCK_AFTER-th locks the name."""
+def _count_failure(username: str, address: str, kind: str) -> None:
     now = timezone.now()
     lock = _row_for_update(lock_key(username))
     if lock.user_id is None:
@@ -104,7 +153,7 @@ def failed(username: str, meta, kind: str) -> None:
     lock.failures += 1
     lock.last_failure_at = now
     if lock.failures >= LOCK_AFTER:
-        _lock(lock, now, kind, client_address(meta))
+        _lock(lock, now, kind, address)
     lock.save()
 
 
@@ -139,13 +188,16 @@ def _lock(lock: Lockout, now: datetime, kind: str, address: str) -> None:
                     address=address)
 
 
-def succeeded(username: str, kind: str, complete: bool) -> None:
+def succeeded(username: str, request, kind: str, complete: bool) -> None:
     """A right password or code: that step's slowing is forgotten. Only a `complete`
     sign-in (nothing more to ask) forgets the failures and the earlier locks: a right
     password followed by wrong codes is still counted, or signing in again would
     wipe the count of someone guessing codes with a stolen password."""
     per_account, _per_address = RULES[kind]
     limits.reset(per_account, normalised(username))
+    device = trusted_device(request, username)
+    if device:
+        limits.reset(DEVICE_RULES[kind], device)
     if complete:
         for rule, _per_address in RULES.values():
             limits.reset(rule, normalised(username))

@@ -195,6 +195,11 @@ def validate_id_token(meta: dict, raw: str, nonce: str, access_token: str | None
     """The claims of an ID token whose signature, issuer, audience, time and nonce hold."""
     allowed = [alg for alg in meta.get("id_token_signing_alg_values_supported", ["RS256"])
                if alg in SIGNING_ALGORITHMS]
+    if not allowed:
+        # An empty list would let the JOSE library pick its own defaults.
+        raise SSOError(_("The sign-in provider signs ID tokens with none of the algorithms "
+                         "Atalaia accepts (%(accepted)s).")
+                       % {"accepted": ", ".join(SIGNING_ALGORITHMS)})
     try:
         try:
             decoded = jwt.decode(raw, _keys(meta), algorithms=allowed)
@@ -234,6 +239,11 @@ def _claim_message(claim: str, claims: dict, meta: dict) -> str:
 
 
 def _claim(claims: dict, path: str) -> Any:
+    """A claim by its name, or by a dotted path into objects (Keycloak's
+    realm_access.roles). The whole name comes first: namespaced claims such as
+    Auth0's https://example.com/roles have dots of their own."""
+    if path in claims:
+        return claims[path]
     value: Any = claims
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None

@@ -42,7 +42,7 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        refused = signin.check(request.POST.get("username", ""), request.META, signin.PASSWORD)
+        refused = signin.check(request.POST.get("username", ""), request, signin.PASSWORD)
         if refused:
             # An unbound form: a bound one would check the password when shown.
             form = self.get_form_class()(request)
@@ -51,19 +51,19 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        signin.failed(form.data.get("username", ""), self.request.META, signin.PASSWORD)
+        signin.failed(form.data.get("username", ""), self.request, signin.PASSWORD)
         return super().form_invalid(form)
 
     def form_valid(self, form):
         response = super().form_valid(form)
         user = form.get_user()
-        signin.succeeded(user.username, signin.PASSWORD,
-                         complete=not (user.totp_confirmed or user.needs_totp))
+        complete = not (user.totp_confirmed or user.needs_totp)
+        signin.succeeded(user.username, self.request, signin.PASSWORD, complete=complete)
         if user.needs_totp:
             # The sign-in is the POST that starts an enrolment, so that the enrolment
             # page itself only shows the pending secret and never changes it.
             begin_totp_enrolment(user)
-        return response
+        return signin.remember_device(response, user.username) if complete else response
 
 
 def _safe_next(request, fallback: str) -> str:
@@ -81,7 +81,7 @@ def verify_2fa(request):
         return redirect("accounts:2fa_enrol")
     error = ""
     if request.method == "POST":
-        refused = signin.check(user.username, request.META, signin.TWO_FACTOR)
+        refused = signin.check(user.username, request, signin.TWO_FACTOR)
         if refused:
             return too_many(_verify_page(request, refused.message), refused)
         try:
@@ -94,11 +94,12 @@ def verify_2fa(request):
                 "key this server no longer has. Sign in with one of your recovery codes, or "
                 "ask an admin to reset your two-factor authentication."))
         if passed:
-            signin.succeeded(user.username, signin.TWO_FACTOR, complete=True)
+            signin.succeeded(user.username, request, signin.TWO_FACTOR, complete=True)
             request.session.cycle_key()
             request.session[twofactor.SESSION_KEY] = True
-            return redirect(_safe_next(request, reverse("incidents:list")))
-        signin.failed(user.username, request.META, signin.TWO_FACTOR)
+            return signin.remember_device(
+                redirect(_safe_next(request, reverse("incidents:list"))), user.username)
+        signin.failed(user.username, request, signin.TWO_FACTOR)
         error = _("That code is not valid, or was used already. Wait for the next one "
                   "your app shows.")
     return _verify_page(request, error)
@@ -146,7 +147,7 @@ def enrol_2fa(request):
             request.session.cycle_key()
             request.session[twofactor.SESSION_KEY] = True
             messages.success(request, _("Two-factor authentication is on."))
-            return _recovery_codes_page(request, codes)
+            return signin.remember_device(_recovery_codes_page(request, codes), user.username)
         error = _("That code is not valid. Try the next one your app shows.")
     context = {"error": error, "pending": bool(user.totp_secret)}
     if user.totp_secret:

@@ -45,7 +45,10 @@ def _check_mac(entry) -> Break | None:
         if key is None:
             return Break(entry.seq, f"its MAC was made with key {entry.mac_key_id}, which is "
                                     f"neither the secret key nor one of its fallbacks "
-                                    f"(SECRET_KEY_FALLBACKS)", missing_key=entry.mac_key_id)
+                                    f"(SECRET_KEY_FALLBACKS): add that key to check it; "
+                                    f"until then it may as well be forged (the key id is "
+                                    f"a column anyone who can edit the database can change)",
+                         missing_key=entry.mac_key_id)
         if hmac.compare_digest(entry.mac, mac_of(entry, key)):
             return None
         return Break(entry.seq, "content does not match its MAC (edited, or the chain was "

@@ -16,6 +16,7 @@ from functools import cache
 from django.conf import settings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @cache
@@ -23,25 +24,42 @@ def _trusted(spec: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(item, strict=False) for item in spec)
 
 
-def _is_trusted(address: str) -> bool:
+def _address(text: str) -> IPAddress | None:
+    """An address as proxies write it: `1.2.3.4`, `1.2.3.4:5555`, `[2001:db8::1]:443`,
+    or an IPv4 address mapped into IPv6 (`::ffff:1.2.3.4`, from a dual-stack socket),
+    which is that IPv4 address. None when it is none of these."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return any(ip in network for network in _trusted(tuple(settings.TRUSTED_PROXIES)))
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_trusted(ip: IPAddress | None) -> bool:
+    return ip is not None and any(
+        ip in network for network in _trusted(tuple(settings.TRUSTED_PROXIES)))
 
 
 def client_address(meta: Mapping) -> str:
     """The client's address from a WSGI environ or request.META ("" when unknown)."""
-    address = str(meta.get("REMOTE_ADDR") or "")
-    if not _is_trusted(address):
-        return address
-    forwarded = [part.strip() for part in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
-    for hop in reversed([part for part in forwarded if part]):
-        if not _is_trusted(hop):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return address  # a garbled header: the proxy itself is all we know
-        address = hop
+    remote = str(meta.get("REMOTE_ADDR") or "")
+    ip = _address(remote)
+    if not _is_trusted(ip):
+        return str(ip) if ip else remote
+    address = str(ip)
+    forwarded = str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+    for hop in reversed([part for part in forwarded if part.strip()]):
+        hop_ip = _address(hop)
+        if hop_ip is None:
+            return address  # a garbled header: the last proxy we trust is all we know
+        if not _is_trusted(hop_ip):
+            return str(hop_ip)
+        address = str(hop_ip)
     return address

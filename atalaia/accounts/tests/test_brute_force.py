@@ -343,3 +343,59 @@ def test_a_totp_secret_under_a_lost_key_is_explained_and_recovery_codes_still_wo
         assert refused.status_code == 200
         assert "cannot read your two-factor secret" in refused.content.decode()
         assert verify(half_signed_in("ines"), code).status_code == 302
+
+
+def test_strangers_cannot_lock_a_person_out_of_a_device_they_signed_in_on(db):
+    """OWASP's device cookies: a name locked by someone else's guesses still opens from
+    the browser its owner signed in on; that browser's own guesses are limited apart."""
+    create_user("rosa", PASSWORD, "responder")
+    own = Client()
+    with time_machine.travel(T0 - timedelta(hours=2), tick=False):
+        assert login(own, "rosa").status_code == 302
+    device = own.cookies[signin.DEVICE_COOKIE].value
+    with time_machine.travel(T0, tick=False):
+        attacker = Client(REMOTE_ADDR="203.0.113.9")
+        for n in range(signin.LOCK_AFTER):
+            login(attacker, "rosa", f"guess {n}")
+        assert login(attacker, "rosa").status_code == 429
+        assert login(Client(), "rosa").status_code == 429  # a new browser is a stranger
+
+        returning = Client()
+        returning.cookies[signin.DEVICE_COOKIE] = device
+        assert login(returning, "rosa").status_code == 302
+        assert signed_in_fully(returning)
+
+        # The cookie is Rosa's, not anyone's: under another name it counts for nothing.
+        create_user("tiago", PASSWORD, "responder")
+        for n in range(signin.LOCK_AFTER):
+            login(attacker, "tiago", f"guess {n}")
+        borrowed = Client()
+        borrowed.cookies[signin.DEVICE_COOKIE] = device
+        assert login(borrowed, "tiago").status_code == 429
+
+        # Guesses from the device are limited by its own bucket and lock nobody else out.
+        guessing = Client()
+        guessing.cookies[signin.DEVICE_COOKIE] = device
+        answers = [login(guessing, "rosa", f"typo {n}").status_code for n in range(20)]
+        assert 429 in answers and answers.index(429) == signin.LOCK_AFTER + 2
+        assert AuditEvent.objects.filter(action="user.lock", object_repr="rosa").count() == 1
+
+
+def test_a_known_device_passes_a_two_factor_step_locked_by_a_password_thief(db):
+    user, secret = enrolled("rosa")
+    own = Client()
+    with time_machine.travel(T0 - timedelta(minutes=30), tick=False):
+        login(own, "rosa")
+        assert verify(own, pyotp.TOTP(secret).now()).status_code == 302
+    device = own.cookies[signin.DEVICE_COOKIE].value
+    with time_machine.travel(T0, tick=False):
+        thief = half_signed_in("rosa", address="203.0.113.9")
+        for code in wrong_codes(secret, signin.LOCK_AFTER):
+            verify(thief, code)
+        assert verify(thief, pyotp.TOTP(secret).now()).status_code == 429
+
+        returning = Client()
+        returning.cookies[signin.DEVICE_COOKIE] = device
+        assert login(returning, "rosa").status_code == 302
+        assert verify(returning, pyotp.TOTP(secret).now()).status_code == 302
+        assert signed_in_fully(returning)

@@ -106,6 +106,11 @@ def test_keys_are_stored_hashed_and_full_buckets_are_pruned(db):
     (["10.0.0.0/8"], "10.0.0.2", "not-an-address", "10.0.0.2"),
     (["10.0.0.0/8"], "203.0.113.9", "198.51.100.1", "203.0.113.9"),
     (["::1"], "::1", "2001:db8::5", "2001:db8::5"),
+    # Ports some load balancers add, and IPv4 mapped into IPv6 by dual-stack sockets.
+    (["10.0.0.0/8"], "10.0.0.2", "198.51.100.1:5555", "198.51.100.1"),
+    (["10.0.0.0/8"], "10.0.0.2", "[2001:db8::5]:443, 10.0.0.3:80", "2001:db8::5"),
+    (["127.0.0.1"], "::ffff:127.0.0.1", "198.51.100.1", "198.51.100.1"),
+    ([], "::ffff:203.0.113.9", "", "203.0.113.9"),
 ])
 def test_client_address_believes_only_trusted_proxies(trusted, remote, forwarded, expected):
     meta = {"REMOTE_ADDR": remote, "HTTP_X_FORWARDED_FOR": forwarded}

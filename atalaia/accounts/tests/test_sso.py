@@ -324,3 +324,23 @@ def test_sign_ins_through_the_provider_are_rate_limited_per_client_address(confi
         assert client.get(forged).status_code == 403  # one try is back
         # Another address is not held back by this one.
         assert Client(REMOTE_ADDR="203.0.113.7").get("/accounts/sso/login/").status_code == 302
+
+
+@pytest.mark.parametrize(("claim", "claims"), [
+    ("https://atalaia.example/roles", {"https://atalaia.example/roles": ["atalaia-admins"]}),
+    ("realm_access.roles", {"realm_access": {"roles": ["atalaia-admins"]}}),
+    ("groups", {"groups": "atalaia-admins"}),
+])
+def test_the_role_claim_is_found_by_its_whole_name_or_a_dotted_path(settings, claim, claims):
+    settings.OIDC_ROLE_CLAIM = claim
+    settings.OIDC_ROLE_MAP = ROLE_MAP
+    settings.OIDC_DEFAULT_ROLE = "viewer"
+    assert sso.mapped_role(claims) == AccountRole.ADMIN
+    assert sso.mapped_role({}) == AccountRole.VIEWER
+
+
+def test_a_provider_with_no_accepted_signing_algorithm_is_refused():
+    meta = {"issuer": "https://idp.example", "jwks_uri": "https://idp.example/keys",
+            "id_token_signing_alg_values_supported": ["HS256", "none"]}
+    with pytest.raises(sso.SSOError, match="none of the algorithms"):
+        sso.validate_id_token(meta, "a.b.c", "nonce", None)
