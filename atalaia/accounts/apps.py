@@ -8,7 +8,8 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from atalaia.accounts import jobs, sso
+        from atalaia.accounts import jobs, sso, throttle
 
         jobs.register()
         checks.register(sso.check_settings)
+        checks.register(throttle.check_proxy_settings, checks.Tags.security)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from django.conf import settings
+from django.core import checks
 from django.http import HttpResponse
 from django.utils.translation import ngettext
 
@@ -68,3 +70,16 @@ def too_many(response: HttpResponse, taken: Wait) -> HttpResponse:
     response.status_code = 429
     response["Retry-After"] = str(limits.seconds_text(taken.retry_after))
     return response
+
+
+def check_proxy_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Behind a proxy that no setting names, every visitor has the proxy's address:
+    one attacker would spend the sign-in bucket every visitor shares."""
+    if settings.BEHIND_TLS_PROXY and not settings.TRUSTED_PROXIES:
+        return [checks.Warning(
+            "ATALAIA_BEHIND_TLS_PROXY is on but ATALAIA_TRUSTED_PROXIES is empty: rate "
+            "limits and /metrics see the proxy's address for every visitor.",
+            hint="List the proxy's address in ATALAIA_TRUSTED_PROXIES "
+                 "(docs/configuration.md, Rate limits).",
+            id="atalaia.limits.W001")]
+    return []

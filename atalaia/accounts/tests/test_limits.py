@@ -130,3 +130,12 @@ def test_waiting_what_retry_after_said_is_enough_however_often_one_asked(backend
         assert not refused and limits.seconds_text(refused.retry_after) == 1
         clock.shift(1)
         assert limits.take(rule, who)
+
+
+def test_a_tls_proxy_without_trusted_proxies_is_warned_about(settings):
+    from django.core.checks import run_checks
+
+    settings.BEHIND_TLS_PROXY, settings.TRUSTED_PROXIES = True, []
+    assert "atalaia.limits.W001" in [message.id for message in run_checks()]
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    assert "atalaia.limits.W001" not in [message.id for message in run_checks()]
