@@ -7,19 +7,12 @@ from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from atalaia.accounts import limits, sso, throttle, twofactor
 from atalaia.accounts.actions import audit
+from atalaia.accounts.views import safe_target
 from atalaia.lib.clientaddress import client_address
-
-
-def _safe_next(request, target: str) -> str:
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return reverse(settings.LOGIN_REDIRECT_URL)
 
 
 def _refused(request, error: sso.SSOError):
@@ -70,7 +63,7 @@ def sso_callback(request):
     request.session[twofactor.SESSION_KEY] = True
     request.session[sso.ID_TOKEN_KEY] = id_token
     audit(user, "user.sso_sign_in", "user", user.username, {"role": user.role})
-    return redirect(_safe_next(request, next_url))
+    return redirect(safe_target(request, next_url, reverse(settings.LOGIN_REDIRECT_URL)))
 
 
 class LogoutView(auth_views.LogoutView):

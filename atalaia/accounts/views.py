@@ -66,12 +66,17 @@ class LoginView(auth_views.LoginView):
         return signin.remember_device(response, user.username) if complete else response
 
 
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                       require_https=request.is_secure()):
+def safe_target(request, target: str, fallback: str) -> str:
+    """`target` when it stays on this site (never an open redirect), else `fallback`."""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
         return target
     return fallback
+
+
+def _safe_next(request, fallback: str) -> str:
+    return safe_target(request, request.POST.get("next") or request.GET.get("next") or "",
+                       fallback)
 
 
 @login_required
